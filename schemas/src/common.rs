@@ -5,7 +5,9 @@ use apache_avro::AvroSchema;
 use serde::{Deserialize, Serialize};
 
 /// Where a device or an operator's placement sits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, AvroSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, AvroSchema,
+)]
 #[avro(namespace = "compass.v1")]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
@@ -18,7 +20,9 @@ pub enum Tier {
 }
 
 /// One knob's chosen value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, AvroSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, AvroSchema,
+)]
 #[avro(namespace = "compass.v1")]
 pub struct KnobSetting {
     pub knob: String,
@@ -27,6 +31,9 @@ pub struct KnobSetting {
 
 impl KnobSetting {
     pub fn new(knob: impl Into<String>, value: impl Into<String>) -> Self {
-        Self { knob: knob.into(), value: value.into() }
+        Self {
+            knob: knob.into(),
+            value: value.into(),
+        }
     }
 }

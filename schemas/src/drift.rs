@@ -28,11 +28,19 @@ fn check<T: Record>(value: T) {
         T::KIND
     );
 
-    let bytes = GenericDatumWriter::builder(&derived).build().expect("writer").write_ser_to_vec(&value).expect("encode");
+    let bytes = GenericDatumWriter::builder(&derived)
+        .build()
+        .expect("writer")
+        .write_ser_to_vec(&value)
+        .expect("encode");
     let back: T = from_value(&roundtrip(&derived, file, &bytes)).expect("derived -> file");
     assert_eq!(back, value, "{:?}: derived writer, file reader", T::KIND);
 
-    let bytes = GenericDatumWriter::builder(file).build().expect("writer").write_ser_to_vec(&value).expect("encode");
+    let bytes = GenericDatumWriter::builder(file)
+        .build()
+        .expect("writer")
+        .write_ser_to_vec(&value)
+        .expect("encode");
     let back: T = from_value(&roundtrip(file, &derived, &bytes)).expect("file -> derived");
     assert_eq!(back, value, "{:?}: file writer, derived reader", T::KIND);
 }

@@ -23,11 +23,11 @@ mod telemetry;
 mod validate;
 
 pub use application::{Application, Knob, KnobChoice, Operator, OperatorKind};
-pub use assignment::{
-    Assignment, AssignmentStatus, Estimate, PlacedOperator, Plan, Prediction,
-};
+pub use assignment::{Assignment, AssignmentStatus, Estimate, PlacedOperator, Plan, Prediction};
 pub use common::{KnobSetting, Tier};
-pub use profile::{OperatorChoice, OperatorMeasurement, ProfileRequest, ProfileSample, StratumQuota};
+pub use profile::{
+    OperatorChoice, OperatorMeasurement, ProfileRequest, ProfileSample, StratumQuota,
+};
 pub use query_event::{QueryEvent, QueryEventKind, QuerySpec, Slo};
 pub use record::{Record, RecordKind};
 pub use telemetry::DeviceTelemetry;

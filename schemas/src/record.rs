@@ -115,8 +115,20 @@ macro_rules! record {
     };
 }
 
-record!(Application, Application, "application.avsc", |s| &s.app_id, crate::validate::application);
-record!(QueryEvent, QueryEvent, "query_event.avsc", |s| &s.query_id, crate::validate::query_event);
+record!(
+    Application,
+    Application,
+    "application.avsc",
+    |s| &s.app_id,
+    crate::validate::application
+);
+record!(
+    QueryEvent,
+    QueryEvent,
+    "query_event.avsc",
+    |s| &s.query_id,
+    crate::validate::query_event
+);
 record!(
     DeviceTelemetry,
     DeviceTelemetry,
@@ -138,4 +150,10 @@ record!(
     |s| &s.hardware_class,
     crate::validate::profile_request
 );
-record!(Assignment, Assignment, "assignment.avsc", |s| &s.query_id, crate::validate::assignment);
+record!(
+    Assignment,
+    Assignment,
+    "assignment.avsc",
+    |s| &s.query_id,
+    crate::validate::assignment
+);

@@ -3,8 +3,8 @@
 
 use crate::{
     Application, Assignment, AssignmentStatus, DeviceTelemetry, Estimate, Knob, KnobChoice,
-    KnobSetting, Operator, OperatorChoice, OperatorKind, OperatorMeasurement, PlacedOperator,
-    Plan, Prediction, ProfileRequest, ProfileSample, QueryEvent, QueryEventKind, QuerySpec, Slo,
+    KnobSetting, Operator, OperatorChoice, OperatorKind, OperatorMeasurement, PlacedOperator, Plan,
+    Prediction, ProfileRequest, ProfileSample, QueryEvent, QueryEventKind, QuerySpec, Slo,
     StratumQuota, Tier,
 };
 
@@ -30,7 +30,10 @@ pub fn application() -> Application {
                 allowed_tiers: vec![Tier::Edge, Tier::EdgeServer],
                 knobs: vec![Knob {
                     name: "sample_rate_hz".into(),
-                    choices: vec![choice("8000", 0.0, 0.01, 16000.0), choice("16000", 0.0, 0.02, 32000.0)],
+                    choices: vec![
+                        choice("8000", 0.0, 0.01, 16000.0),
+                        choice("16000", 0.0, 0.02, 32000.0),
+                    ],
                 }],
             },
             Operator {
@@ -40,7 +43,10 @@ pub fn application() -> Application {
                 allowed_tiers: vec![Tier::EdgeServer, Tier::Cloud],
                 knobs: vec![Knob {
                     name: "model".into(),
-                    choices: vec![choice("whisper-tiny", 390.0, 2.0, 200.0), choice("whisper-small", 2000.0, 12.0, 200.0)],
+                    choices: vec![
+                        choice("whisper-tiny", 390.0, 2.0, 200.0),
+                        choice("whisper-small", 2000.0, 12.0, 200.0),
+                    ],
                 }],
             },
         ],
@@ -88,7 +94,10 @@ pub fn telemetry() -> DeviceTelemetry {
 }
 
 fn knobs(pairs: &[(&str, &str)]) -> Vec<KnobSetting> {
-    pairs.iter().map(|(k, v)| KnobSetting::new(*k, *v)).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| KnobSetting::new(*k, *v))
+        .collect()
 }
 
 pub fn profile_sample() -> ProfileSample {
@@ -123,12 +132,24 @@ pub fn profile_request() -> ProfileRequest {
         app_id: "speech-recognition".into(),
         hardware_class: "a100-80gb".into(),
         operators: vec![
-            OperatorChoice { operator: "vad".into(), knobs: knobs(&[("sample_rate_hz", "16000")]) },
-            OperatorChoice { operator: "asr".into(), knobs: knobs(&[("model", "whisper-small")]) },
+            OperatorChoice {
+                operator: "vad".into(),
+                knobs: knobs(&[("sample_rate_hz", "16000")]),
+            },
+            OperatorChoice {
+                operator: "asr".into(),
+                knobs: knobs(&[("model", "whisper-small")]),
+            },
         ],
         quotas: vec![
-            StratumQuota { stratum: "clean".into(), inputs: 4 },
-            StratumQuota { stratum: "noisy".into(), inputs: 12 },
+            StratumQuota {
+                stratum: "clean".into(),
+                inputs: 4,
+            },
+            StratumQuota {
+                stratum: "noisy".into(),
+                inputs: 12,
+            },
         ],
         decision_epoch: 7,
         reason: "expected improvement 0.12".into(),
@@ -163,9 +184,18 @@ pub fn assignment(query_id: &str, decision_epoch: i64) -> Assignment {
             ],
         }),
         predicted: Some(Prediction {
-            latency_ms: Estimate { mean: 310.0, stddev: 22.0 },
-            accuracy: Estimate { mean: 0.09, stddev: 0.01 },
-            cost_usd_per_hour: Estimate { mean: 0.51, stddev: 0.0 },
+            latency_ms: Estimate {
+                mean: 310.0,
+                stddev: 22.0,
+            },
+            accuracy: Estimate {
+                mean: 0.09,
+                stddev: 0.01,
+            },
+            cost_usd_per_hour: Estimate {
+                mean: 0.51,
+                stddev: 0.0,
+            },
             slo_probability: 0.97,
         }),
         reason: "cheapest feasible".into(),

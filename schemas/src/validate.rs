@@ -24,7 +24,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_knob_space: 1_000_000, max_operators: 64, max_id_len: 256 }
+        Limits {
+            max_knob_space: 1_000_000,
+            max_operators: 64,
+            max_id_len: 256,
+        }
     }
 }
 
@@ -34,21 +38,35 @@ pub enum ValidationError {
     #[error("field `{field}` is empty")]
     Empty { field: String },
     #[error("field `{field}` is {len} bytes long, over the limit of {limit}")]
-    TooLong { field: String, len: usize, limit: usize },
+    TooLong {
+        field: String,
+        len: usize,
+        limit: usize,
+    },
     #[error("field `{field}` is not a finite number ({value})")]
     NotFinite { field: String, value: f64 },
     #[error("field `{field}` is {value}, expected {expected}")]
-    OutOfRange { field: String, value: f64, expected: &'static str },
+    OutOfRange {
+        field: String,
+        value: f64,
+        expected: &'static str,
+    },
     #[error("{what} `{name}` appears more than once")]
     Duplicate { what: &'static str, name: String },
-    #[error("operator `{operator}` reads from `{input}`, which is not an operator of the application")]
+    #[error(
+        "operator `{operator}` reads from `{input}`, which is not an operator of the application"
+    )]
     UnknownInput { operator: String, input: String },
     #[error("the pipeline has a cycle through operator `{operator}`")]
     Cyclic { operator: String },
     #[error("the knob space has {size} plans, over the limit of {limit}")]
     KnobSpaceTooLarge { size: u128, limit: u128 },
     #[error("{what}: {count}, over the limit of {limit}")]
-    TooMany { what: &'static str, count: usize, limit: usize },
+    TooMany {
+        what: &'static str,
+        count: usize,
+        limit: usize,
+    },
     #[error("a `{kind}` event must carry a spec")]
     MissingSpec { kind: &'static str },
     #[error("an `assigned` decision must carry a plan")]
@@ -57,7 +75,9 @@ pub enum ValidationError {
 
 fn id(field: &str, value: &str, limits: &Limits) -> Result<(), ValidationError> {
     if value.is_empty() {
-        return Err(ValidationError::Empty { field: field.to_string() });
+        return Err(ValidationError::Empty {
+            field: field.to_string(),
+        });
     }
     if value.len() > limits.max_id_len {
         return Err(ValidationError::TooLong {
@@ -73,20 +93,31 @@ fn finite(field: &str, value: f64) -> Result<f64, ValidationError> {
     if value.is_finite() {
         Ok(value)
     } else {
-        Err(ValidationError::NotFinite { field: field.to_string(), value })
+        Err(ValidationError::NotFinite {
+            field: field.to_string(),
+            value,
+        })
     }
 }
 
 fn non_negative(field: &str, value: f64) -> Result<(), ValidationError> {
     if finite(field, value)? < 0.0 {
-        return Err(ValidationError::OutOfRange { field: field.to_string(), value, expected: ">= 0" });
+        return Err(ValidationError::OutOfRange {
+            field: field.to_string(),
+            value,
+            expected: ">= 0",
+        });
     }
     Ok(())
 }
 
 fn positive(field: &str, value: f64) -> Result<(), ValidationError> {
     if finite(field, value)? <= 0.0 {
-        return Err(ValidationError::OutOfRange { field: field.to_string(), value, expected: "> 0" });
+        return Err(ValidationError::OutOfRange {
+            field: field.to_string(),
+            value,
+            expected: "> 0",
+        });
     }
     Ok(())
 }
@@ -95,7 +126,9 @@ pub(crate) fn application(app: &Application, limits: &Limits) -> Result<(), Vali
     id("app_id", &app.app_id, limits)?;
     id("accuracy_metric", &app.accuracy_metric, limits)?;
     if app.operators.is_empty() {
-        return Err(ValidationError::Empty { field: "operators".into() });
+        return Err(ValidationError::Empty {
+            field: "operators".into(),
+        });
     }
     if app.operators.len() > limits.max_operators {
         return Err(ValidationError::TooMany {
@@ -108,24 +141,37 @@ pub(crate) fn application(app: &Application, limits: &Limits) -> Result<(), Vali
     for (i, op) in app.operators.iter().enumerate() {
         id("operators.name", &op.name, limits)?;
         if index.insert(op.name.as_str(), i).is_some() {
-            return Err(ValidationError::Duplicate { what: "operator", name: op.name.clone() });
+            return Err(ValidationError::Duplicate {
+                what: "operator",
+                name: op.name.clone(),
+            });
         }
         if op.allowed_tiers.is_empty() {
-            return Err(ValidationError::Empty { field: format!("operators[{}].allowed_tiers", op.name) });
+            return Err(ValidationError::Empty {
+                field: format!("operators[{}].allowed_tiers", op.name),
+            });
         }
         let mut knob_names = HashSet::new();
         for knob in &op.knobs {
             id("knobs.name", &knob.name, limits)?;
             if !knob_names.insert(knob.name.as_str()) {
-                return Err(ValidationError::Duplicate { what: "knob", name: knob.name.clone() });
+                return Err(ValidationError::Duplicate {
+                    what: "knob",
+                    name: knob.name.clone(),
+                });
             }
             if knob.choices.is_empty() {
-                return Err(ValidationError::Empty { field: format!("knobs[{}].choices", knob.name) });
+                return Err(ValidationError::Empty {
+                    field: format!("knobs[{}].choices", knob.name),
+                });
             }
             let mut values = HashSet::new();
             for c in &knob.choices {
                 if !values.insert(c.value.as_str()) {
-                    return Err(ValidationError::Duplicate { what: "knob value", name: c.value.clone() });
+                    return Err(ValidationError::Duplicate {
+                        what: "knob value",
+                        name: c.value.clone(),
+                    });
                 }
                 non_negative("gpu_memory_mb", c.gpu_memory_mb)?;
                 non_negative("work_gflop_per_input", c.work_gflop_per_input)?;
@@ -147,7 +193,10 @@ pub(crate) fn application(app: &Application, limits: &Limits) -> Result<(), Vali
     acyclic(app, &index)?;
     let size = app.knob_space_size();
     if size > limits.max_knob_space {
-        return Err(ValidationError::KnobSpaceTooLarge { size, limit: limits.max_knob_space });
+        return Err(ValidationError::KnobSpaceTooLarge {
+            size,
+            limit: limits.max_knob_space,
+        });
     }
     Ok(())
 }
@@ -180,7 +229,9 @@ fn acyclic(app: &Application, index: &HashMap<&str, usize>) -> Result<(), Valida
         return Ok(());
     }
     let stuck = (0..n).find(|&i| indegree[i] > 0).unwrap_or(0);
-    Err(ValidationError::Cyclic { operator: app.operators[stuck].name.clone() })
+    Err(ValidationError::Cyclic {
+        operator: app.operators[stuck].name.clone(),
+    })
 }
 
 pub(crate) fn query_event(ev: &QueryEvent, limits: &Limits) -> Result<(), ValidationError> {
@@ -190,7 +241,10 @@ pub(crate) fn query_event(ev: &QueryEvent, limits: &Limits) -> Result<(), Valida
         QueryEventKind::Update => "update",
         QueryEventKind::Depart => return Ok(()),
     };
-    let spec = ev.spec.as_ref().ok_or(ValidationError::MissingSpec { kind })?;
+    let spec = ev
+        .spec
+        .as_ref()
+        .ok_or(ValidationError::MissingSpec { kind })?;
     id("spec.app_id", &spec.app_id, limits)?;
     id("spec.source_device_id", &spec.source_device_id, limits)?;
     positive("spec.rate_per_s", spec.rate_per_s)?;
@@ -231,7 +285,9 @@ pub(crate) fn profile_sample(s: &ProfileSample, limits: &Limits) -> Result<(), V
     id("app_id", &s.app_id, limits)?;
     id("hardware_class", &s.hardware_class, limits)?;
     if s.operators.is_empty() {
-        return Err(ValidationError::Empty { field: "operators".into() });
+        return Err(ValidationError::Empty {
+            field: "operators".into(),
+        });
     }
     if s.operators.len() > limits.max_operators {
         return Err(ValidationError::TooMany {
@@ -254,7 +310,9 @@ pub(crate) fn profile_request(r: &ProfileRequest, limits: &Limits) -> Result<(),
     id("app_id", &r.app_id, limits)?;
     id("hardware_class", &r.hardware_class, limits)?;
     if r.operators.is_empty() {
-        return Err(ValidationError::Empty { field: "operators".into() });
+        return Err(ValidationError::Empty {
+            field: "operators".into(),
+        });
     }
     for q in &r.quotas {
         if q.inputs < 1 {
