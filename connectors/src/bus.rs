@@ -62,7 +62,7 @@ pub struct Delivered {
 /// Errors of the transports.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
-    #[error("kafka: {0}")]
+    #[error(transparent)]
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("topic `{0}` does not exist")]
     UnknownTopic(String),
