@@ -68,6 +68,8 @@ fn consume<T: Record>(args: &Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let codec = Codec::single_object();
+    // The stream consumer registers with the runtime when it is created.
+    let _runtime_context = runtime.enter();
     let mut source = KafkaSource::new(&args.broker.settings(), &args.group, &[&args.topic])
         .context(broker_hint(&args.broker.brokers))
         .context("cannot create the consumer")?;
