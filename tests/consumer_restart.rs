@@ -19,7 +19,10 @@ const TOTAL: usize = 2000;
 fn parse(line: &str) -> (i64, i64) {
     let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
     assert!(v.get("value").is_some(), "decoded: {line}");
-    (v["partition"].as_i64().expect("partition"), v["offset"].as_i64().expect("offset"))
+    (
+        v["partition"].as_i64().expect("partition"),
+        v["offset"].as_i64().expect("offset"),
+    )
 }
 
 #[test]
@@ -49,11 +52,19 @@ fn killed_consumer_resumes_without_losing_processed_records() {
 
     let consume = |extra: &[&str]| {
         let mut c = support::compass();
-        c.args(["consume", "--topic", &topic, "--group", &group, "--type", "query-event"])
-            .args(["-X", "session.timeout.ms=6000"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        c.args([
+            "consume",
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--type",
+            "query-event",
+        ])
+        .args(["-X", "session.timeout.ms=6000"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
         c.spawn().expect("spawn compass consume")
     };
 
@@ -82,8 +93,11 @@ fn killed_consumer_resumes_without_losing_processed_records() {
     let second = consume(&["--idle-exit-ms", "8000"]);
     let out = second.wait_with_output().expect("second run");
     assert!(out.status.success(), "second run failed: {:?}", out.status);
-    let run2: Vec<(i64, i64)> =
-        String::from_utf8(out.stdout).expect("utf8").lines().map(parse).collect();
+    let run2: Vec<(i64, i64)> = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .lines()
+        .map(parse)
+        .collect();
 
     // Within each run, offsets per partition only grow.
     for run in [&run1, &run2] {
@@ -105,7 +119,10 @@ fn killed_consumer_resumes_without_losing_processed_records() {
         TOTAL - all.len()
     );
     assert_eq!(all.len(), TOTAL, "no record lost across the kill");
-    assert!(duplicates < run1.len(), "the restart resumed from committed offsets, not from the start");
+    assert!(
+        duplicates < run1.len(),
+        "the restart resumed from committed offsets, not from the start"
+    );
 
     runtime.block_on(admin.delete(&[&topic])).expect("delete");
 }

@@ -1,1 +1,7 @@
-
+//! The simulated world Compass is measured in: the paper's six applications as data files
+//! with ground truth calibrated on published figures, device fleets, query traces with drift
+//! events, simulated GPU workers that realize latency and accuracy under co-location, and the
+//! goodput accountant that counts realized (never predicted) SLO attainment.
+//!
+//! It may use `compass-schemas` (traces are files of the same records the topics carry) and
+//! `compass-planners`' domain model, but never the planner's decisions as ground truth.

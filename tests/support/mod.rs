@@ -11,8 +11,15 @@ pub fn brokers() -> String {
 }
 
 pub fn unique(name: &str) -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("test.{name}.{}.{}", std::process::id(), nanos % 1_000_000_000)
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "test.{name}.{}.{}",
+        std::process::id(),
+        nanos % 1_000_000_000
+    )
 }
 
 /// The `compass` binary built for these tests, pointed at the test broker.

@@ -124,3 +124,44 @@ fn a_record_written_with_the_current_schema_reads_with_an_older_one() {
         }
     );
 }
+
+mod never_panics {
+    use compass_schemas::{Application, Assignment};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Arbitrary bytes, and arbitrary bytes behind a valid header, decode to an error or
+        /// a value, never a panic.
+        #[test]
+        fn on_arbitrary_bytes(tail in proptest::collection::vec(any::<u8>(), 0..256), header in 0usize..3) {
+            let c = Codec::single_object();
+            let mut bytes = Vec::new();
+            match header {
+                0 => {}
+                1 => { bytes.extend_from_slice(&SINGLE_OBJECT_MAGIC); bytes.extend_from_slice(&fingerprint(QueryEvent::schema())); }
+                _ => { bytes.extend_from_slice(&SINGLE_OBJECT_MAGIC); bytes.extend_from_slice(&fingerprint(Application::schema())); }
+            }
+            bytes.extend_from_slice(&tail);
+            let _ = c.decode::<QueryEvent>(&bytes);
+            let _ = c.decode::<Application>(&bytes);
+            let _ = c.decode::<Assignment>(&bytes);
+        }
+
+        /// Any single-byte corruption of a valid record is either still a valid record or a
+        /// typed error.
+        #[test]
+        fn on_corrupted_records(pos in 0usize..400, byte in any::<u8>()) {
+            let c = Codec::single_object();
+            let mut bytes = c.encode("t", &samples::assignment("q", 3)).expect("encode");
+            let i = pos % bytes.len();
+            bytes[i] = byte;
+            if let Err(e) = c.decode::<Assignment>(&bytes) {
+                prop_assert!(!e.reason().is_empty());
+            }
+        }
+    }
+}
