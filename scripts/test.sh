@@ -31,7 +31,15 @@ summary() {
   for line in "${TIMES[@]}"; do echo "$line"; done
   echo "total                        $((SECONDS - T0)) s"
 }
-stop_broker() { bash deploy/local/broker.sh stop || true; summary; }
+stop_broker() {
+  local log="$COMPASS_BROKER_DATA/broker-$COMPASS_BROKER_PORT.log"
+  if [ -f "$log" ] && grep -q panicked "$log"; then
+    echo "!!! the broker panicked during the run; later broker failures follow from it. First panic:"
+    grep -m1 -A1 panicked "$log" || true
+  fi
+  bash deploy/local/broker.sh stop || true
+  summary
+}
 trap stop_broker EXIT
 
 python_env() {
@@ -47,7 +55,8 @@ run_tests() {
   if command -v cargo-nextest >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --profile ci
   else
-    cargo test --workspace --locked
+    # Without nextest's test groups, keep broker tests from overlapping (see .config/nextest.toml).
+    cargo test --workspace --locked -- --test-threads=1
   fi
 }
 
