@@ -5,3 +5,5 @@
 //! Pure by contract: no I/O, no clock, no Kafka, no timely. Every function is deterministic
 //! given its inputs and a seed, so it can be unit-tested, property-tested and benchmarked
 //! alone. `compass-dataflow` calls into this crate; this crate never calls out.
+
+pub mod model;

@@ -1,0 +1,82 @@
+//! A plan: a configuration plus, per operator, where it runs and with what GPU share.
+
+use compass_schemas::Tier;
+
+use super::app::{AppModel, Config, ModelError};
+use super::device::Device;
+
+/// Where one operator runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placement {
+    /// Index into the device list the plan is evaluated against.
+    pub device: usize,
+    /// Share of one GPU reserved for this operator, in (0, 1]; ignored for non-DNN operators.
+    pub gpu_share: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub config: Config,
+    /// One placement per operator, in the application's operator order.
+    pub placements: Vec<Placement>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("the plan places {found} operators, the application has {expected}")]
+    WrongLength { expected: usize, found: usize },
+    #[error("operator `{operator}` may not run on tier {tier:?}")]
+    TierNotAllowed { operator: String, tier: Tier },
+    #[error("operator `{operator}` runs on {device}, which has no GPU")]
+    NoGpu { operator: String, device: String },
+    #[error("operator `{operator}` has GPU share {share}, expected a value in (0, 1]")]
+    BadShare { operator: String, share: f64 },
+    #[error("operator `{operator}` sends data down from {from:?} to {to:?}; data only moves up")]
+    Downward { operator: String, from: Tier, to: Tier },
+    #[error("device index {0} is not in the device list")]
+    UnknownDevice(usize),
+}
+
+/// Position of a tier on the way from the user's device to the cloud.
+pub(crate) fn level(t: Tier) -> u8 {
+    match t {
+        Tier::Edge => 0,
+        Tier::EdgeServer => 1,
+        Tier::Cloud => 2,
+    }
+}
+
+impl Plan {
+    /// Structural checks: lengths, allowed tiers, GPUs present, shares in range, data flowing
+    /// upward only (the authors' prototype's rule: edge → edge server → cloud).
+    pub fn check(&self, app: &AppModel, devices: &[Device]) -> Result<(), PlanError> {
+        app.check(&self.config)?;
+        if self.placements.len() != app.operator_count() {
+            return Err(PlanError::WrongLength { expected: app.operator_count(), found: self.placements.len() });
+        }
+        for (i, p) in self.placements.iter().enumerate() {
+            let op = &app.app.operators[i];
+            let d = devices.get(p.device).ok_or(PlanError::UnknownDevice(p.device))?;
+            if !app.allowed(i, d.tier) {
+                return Err(PlanError::TierNotAllowed { operator: op.name.clone(), tier: d.tier });
+            }
+            if op.kind == compass_schemas::OperatorKind::Dnn {
+                if d.gpu_count == 0 {
+                    return Err(PlanError::NoGpu { operator: op.name.clone(), device: d.id.clone() });
+                }
+                if !(p.gpu_share > 0.0 && p.gpu_share <= 1.0) {
+                    return Err(PlanError::BadShare { operator: op.name.clone(), share: p.gpu_share });
+                }
+            }
+            for &u in &app.upstream[i] {
+                let from = devices.get(self.placements[u].device).ok_or(PlanError::UnknownDevice(u))?.tier;
+                if level(from) > level(d.tier) {
+                    return Err(PlanError::Downward { operator: op.name.clone(), from, to: d.tier });
+                }
+            }
+        }
+        Ok(())
+    }
+}
