@@ -58,6 +58,7 @@ pub struct KnobChoice {
     pub work_gflop_per_input: f64,
     pub output_bytes_per_input: f64,
     pub api_usd_per_call: f64,
+    pub gpu_memory_factor: f64,
 }
 
 impl Application {

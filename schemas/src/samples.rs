@@ -15,6 +15,7 @@ pub fn application() -> Application {
         work_gflop_per_input: gflop,
         output_bytes_per_input: out,
         api_usd_per_call: 0.0,
+        gpu_memory_factor: 1.0,
     };
     Application {
         app_id: "speech-recognition".into(),

@@ -177,6 +177,7 @@ pub(crate) fn application(app: &Application, limits: &Limits) -> Result<(), Vali
                 non_negative("work_gflop_per_input", c.work_gflop_per_input)?;
                 non_negative("output_bytes_per_input", c.output_bytes_per_input)?;
                 non_negative("api_usd_per_call", c.api_usd_per_call)?;
+                positive("gpu_memory_factor", c.gpu_memory_factor)?;
             }
         }
     }

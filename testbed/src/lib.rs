@@ -3,5 +3,9 @@
 //! events, simulated GPU workers that realize latency and accuracy under co-location, and the
 //! goodput accountant that counts realized (never predicted) SLO attainment.
 //!
-//! It may use `compass-schemas` (traces are files of the same records the topics carry) and
-//! `compass-planners`' domain model, but never the planner's decisions as ground truth.
+//! It uses `compass-schemas` (traces are files of the same records the topics carry) and
+//! `compass-planners`' domain model, but never the planner's predictions as ground truth.
+//! Everything random is drawn from a seeded ChaCha stream: the same seed gives the same world.
+
+pub mod catalog;
+pub mod truth;

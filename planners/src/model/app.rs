@@ -13,7 +13,11 @@ pub enum ModelError {
     #[error("configuration index {index} is outside the knob space of {size} configurations")]
     OutOfSpace { index: u128, size: u128 },
     #[error("a configuration for `{app}` needs {expected} choices, got {found}")]
-    WrongArity { app: String, expected: usize, found: usize },
+    WrongArity {
+        app: String,
+        expected: usize,
+        found: usize,
+    },
 }
 
 /// One choice index per knob, operators in pipeline order, knobs in declaration order.
@@ -39,8 +43,11 @@ impl AppModel {
         app.validate(limits)?;
         let n = app.operators.len();
         let index = |name: &str| app.operators.iter().position(|o| o.name == name);
-        let upstream: Vec<Vec<usize>> =
-            app.operators.iter().map(|o| o.inputs.iter().filter_map(|i| index(i)).collect()).collect();
+        let upstream: Vec<Vec<usize>> = app
+            .operators
+            .iter()
+            .map(|o| o.inputs.iter().filter_map(|i| index(i)).collect())
+            .collect();
         // Validation guarantees a DAG; a depth-first post-order gives a topological order.
         let mut order = Vec::with_capacity(n);
         let mut seen = vec![false; n];
@@ -63,7 +70,13 @@ impl AppModel {
             knob_offset.push(radix.len());
             radix.extend(op.knobs.iter().map(|k| k.choices.len() as u16));
         }
-        Ok(AppModel { app, order, upstream, knob_offset, radix })
+        Ok(AppModel {
+            app,
+            order,
+            upstream,
+            knob_offset,
+            radix,
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -84,7 +97,9 @@ impl AppModel {
 
     /// Number of configurations (saturating).
     pub fn space_size(&self) -> u128 {
-        self.radix.iter().fold(1u128, |a, &r| a.saturating_mul(u128::from(r)))
+        self.radix
+            .iter()
+            .fold(1u128, |a, &r| a.saturating_mul(u128::from(r)))
     }
 
     /// The configuration with mixed-radix number `index`.
@@ -104,11 +119,17 @@ impl AppModel {
     /// The mixed-radix number of `config` (inverse of [`AppModel::config`]).
     pub fn index_of(&self, config: &Config) -> Result<u128, ModelError> {
         self.check(config)?;
-        Ok(config.0.iter().zip(self.radix.iter()).fold(0u128, |a, (&d, &r)| a * u128::from(r) + u128::from(d)))
+        Ok(config
+            .0
+            .iter()
+            .zip(self.radix.iter())
+            .fold(0u128, |a, (&d, &r)| a * u128::from(r) + u128::from(d)))
     }
 
     pub fn check(&self, config: &Config) -> Result<(), ModelError> {
-        if config.0.len() != self.radix.len() || config.0.iter().zip(&self.radix).any(|(d, r)| d >= r) {
+        if config.0.len() != self.radix.len()
+            || config.0.iter().zip(&self.radix).any(|(d, r)| d >= r)
+        {
             return Err(ModelError::WrongArity {
                 app: self.app.app_id.clone(),
                 expected: self.radix.len(),
@@ -125,19 +146,33 @@ impl AppModel {
     }
 
     /// The chosen [`KnobChoice`] of every knob of operator `op`.
-    pub fn chosen<'a>(&'a self, config: &'a Config, op: usize) -> impl Iterator<Item = &'a KnobChoice> + 'a {
-        self.app.operators[op].knobs.iter().zip(self.op_choices(config, op)).map(|(k, &c)| &k.choices[c as usize])
+    pub fn chosen<'a>(
+        &'a self,
+        config: &'a Config,
+        op: usize,
+    ) -> impl Iterator<Item = &'a KnobChoice> + 'a {
+        self.app.operators[op]
+            .knobs
+            .iter()
+            .zip(self.op_choices(config, op))
+            .map(|(k, &c)| &k.choices[c as usize])
     }
 
-    /// GPU memory operator `op` needs under `config`, in MiB (sum over its knobs' choices).
+    /// GPU memory operator `op` needs under `config`, in MiB: the sum of its knobs'
+    /// choices' memory times the product of their memory factors.
     pub fn gpu_memory_mb(&self, config: &Config, op: usize) -> f64 {
-        self.chosen(config, op).map(|c| c.gpu_memory_mb).sum()
+        let (sum, factor) = self.chosen(config, op).fold((0.0, 1.0), |(s, f), c| {
+            (s + c.gpu_memory_mb, f * c.gpu_memory_factor)
+        });
+        sum * factor
     }
 
     /// Bytes operator `op` emits per input item under `config` (the largest of its knobs'
     /// figures: output size is a property of the operator's final choice, not a sum).
     pub fn output_bytes(&self, config: &Config, op: usize) -> f64 {
-        self.chosen(config, op).map(|c| c.output_bytes_per_input).fold(0.0, f64::max)
+        self.chosen(config, op)
+            .map(|c| c.output_bytes_per_input)
+            .fold(0.0, f64::max)
     }
 
     /// API charge per input item of operator `op`, in USD.

@@ -63,7 +63,10 @@ impl Device {
             gpu_count: t.gpu_count.max(0) as u32,
             gpu_memory_mb: t.gpu_memory_total_mb,
             price_usd_per_hour: t.price_usd_per_hour,
-            link: Link { uplink_mbps: t.uplink_mbps, rtt_ms: t.rtt_ms },
+            link: Link {
+                uplink_mbps: t.uplink_mbps,
+                rtt_ms: t.rtt_ms,
+            },
             alive: t.alive,
         }
     }

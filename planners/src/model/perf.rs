@@ -102,12 +102,25 @@ pub fn estimate<M: OperatorModel>(
         let p = &plan.placements[op];
         let dev = &devices[p.device];
         let kind = app.kind(op);
-        let s = service_ms(model.reference_ms(app, op, &plan.config), kind, dev.speed, p.gpu_share);
-        let w = if kind == OperatorKind::Api { 0.0 } else { wait_ms(s, query.rate_per_s, query.slo.latency_percentile) };
+        let s = service_ms(
+            model.reference_ms(app, op, &plan.config),
+            kind,
+            dev.speed,
+            p.gpu_share,
+        );
+        let w = if kind == OperatorKind::Api {
+            0.0
+        } else {
+            wait_ms(s, query.rate_per_s, query.slo.latency_percentile)
+        };
         operator_ms[op] = s + w;
         let (mut start, mut tr) = (0.0f64, 0.0f64);
         for &u in &app.upstream[op] {
-            let t = transfer_ms(app.output_bytes(&plan.config, u), &devices[plan.placements[u].device], dev);
+            let t = transfer_ms(
+                app.output_bytes(&plan.config, u),
+                &devices[plan.placements[u].device],
+                dev,
+            );
             if finish[u] + t >= start {
                 start = finish[u] + t;
                 tr = transfer_on_path[u] + t;
@@ -121,7 +134,9 @@ pub fn estimate<M: OperatorModel>(
             OperatorKind::Basic => 0.0,
         };
     }
-    let last = (0..n).max_by(|&a, &b| finish[a].total_cmp(&finish[b])).unwrap_or(0);
+    let last = (0..n)
+        .max_by(|&a, &b| finish[a].total_cmp(&finish[b]))
+        .unwrap_or(0);
     Ok(PlanEstimate {
         latency_ms: finish[last],
         accuracy: model.accuracy(app, &plan.config, &query.stratum),

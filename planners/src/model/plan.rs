@@ -34,7 +34,11 @@ pub enum PlanError {
     #[error("operator `{operator}` has GPU share {share}, expected a value in (0, 1]")]
     BadShare { operator: String, share: f64 },
     #[error("operator `{operator}` sends data down from {from:?} to {to:?}; data only moves up")]
-    Downward { operator: String, from: Tier, to: Tier },
+    Downward {
+        operator: String,
+        from: Tier,
+        to: Tier,
+    },
     #[error("device index {0} is not in the device list")]
     UnknownDevice(usize),
 }
@@ -54,26 +58,47 @@ impl Plan {
     pub fn check(&self, app: &AppModel, devices: &[Device]) -> Result<(), PlanError> {
         app.check(&self.config)?;
         if self.placements.len() != app.operator_count() {
-            return Err(PlanError::WrongLength { expected: app.operator_count(), found: self.placements.len() });
+            return Err(PlanError::WrongLength {
+                expected: app.operator_count(),
+                found: self.placements.len(),
+            });
         }
         for (i, p) in self.placements.iter().enumerate() {
             let op = &app.app.operators[i];
-            let d = devices.get(p.device).ok_or(PlanError::UnknownDevice(p.device))?;
+            let d = devices
+                .get(p.device)
+                .ok_or(PlanError::UnknownDevice(p.device))?;
             if !app.allowed(i, d.tier) {
-                return Err(PlanError::TierNotAllowed { operator: op.name.clone(), tier: d.tier });
+                return Err(PlanError::TierNotAllowed {
+                    operator: op.name.clone(),
+                    tier: d.tier,
+                });
             }
             if op.kind == compass_schemas::OperatorKind::Dnn {
                 if d.gpu_count == 0 {
-                    return Err(PlanError::NoGpu { operator: op.name.clone(), device: d.id.clone() });
+                    return Err(PlanError::NoGpu {
+                        operator: op.name.clone(),
+                        device: d.id.clone(),
+                    });
                 }
                 if !(p.gpu_share > 0.0 && p.gpu_share <= 1.0) {
-                    return Err(PlanError::BadShare { operator: op.name.clone(), share: p.gpu_share });
+                    return Err(PlanError::BadShare {
+                        operator: op.name.clone(),
+                        share: p.gpu_share,
+                    });
                 }
             }
             for &u in &app.upstream[i] {
-                let from = devices.get(self.placements[u].device).ok_or(PlanError::UnknownDevice(u))?.tier;
+                let from = devices
+                    .get(self.placements[u].device)
+                    .ok_or(PlanError::UnknownDevice(u))?
+                    .tier;
                 if level(from) > level(d.tier) {
-                    return Err(PlanError::Downward { operator: op.name.clone(), from, to: d.tier });
+                    return Err(PlanError::Downward {
+                        operator: op.name.clone(),
+                        from,
+                        to: d.tier,
+                    });
                 }
             }
         }

@@ -41,11 +41,14 @@ impl SloTargets {
     }
 
     pub fn cost_met(&self, cost_usd_per_hour: f64) -> bool {
-        self.max_cost_usd_per_hour.is_none_or(|c| cost_usd_per_hour <= c + 1e-12)
+        self.max_cost_usd_per_hour
+            .is_none_or(|c| cost_usd_per_hour <= c + 1e-12)
     }
 
     pub fn all_met(&self, latency_ms: f64, accuracy: f64, cost_usd_per_hour: f64) -> bool {
-        self.latency_met(latency_ms) && self.accuracy_met(accuracy) && self.cost_met(cost_usd_per_hour)
+        self.latency_met(latency_ms)
+            && self.accuracy_met(accuracy)
+            && self.cost_met(cost_usd_per_hour)
     }
 }
 
@@ -74,7 +77,10 @@ impl Query {
             slo: SloTargets {
                 latency_ms: spec.slo.latency_ms,
                 latency_percentile: spec.slo.latency_percentile,
-                accuracy: spec.slo.accuracy_threshold.map(|threshold| AccuracyBound { threshold, higher_is_better }),
+                accuracy: spec.slo.accuracy_threshold.map(|threshold| AccuracyBound {
+                    threshold,
+                    higher_is_better,
+                }),
                 max_cost_usd_per_hour: spec.slo.max_cost_usd_per_hour,
             },
             stratum: spec.data_stratum.clone(),
@@ -83,6 +89,9 @@ impl Query {
 
     /// The query of an arrive/update event; `None` for departures.
     pub fn from_event(event: &QueryEvent, higher_is_better: bool) -> Option<Self> {
-        event.spec.as_ref().map(|s| Self::from_spec(&event.query_id, s, higher_is_better))
+        event
+            .spec
+            .as_ref()
+            .map(|s| Self::from_spec(&event.query_id, s, higher_is_better))
     }
 }

@@ -12,6 +12,7 @@ fn choice(value: &str, mem: f64, out: f64) -> KnobChoice {
         work_gflop_per_input: 0.0,
         output_bytes_per_input: out,
         api_usd_per_call: 0.0,
+        gpu_memory_factor: 1.0,
     }
 }
 
@@ -29,7 +30,10 @@ fn app() -> AppModel {
                 kind: OperatorKind::Basic,
                 inputs: vec![],
                 allowed_tiers: vec![Tier::Edge],
-                knobs: vec![Knob { name: "res".into(), choices: vec![choice("720p", 0.0, 100_000.0)] }],
+                knobs: vec![Knob {
+                    name: "res".into(),
+                    choices: vec![choice("720p", 0.0, 100_000.0)],
+                }],
             },
             Operator {
                 name: "detect".into(),
@@ -38,7 +42,10 @@ fn app() -> AppModel {
                 allowed_tiers: vec![Tier::EdgeServer, Tier::Cloud],
                 knobs: vec![Knob {
                     name: "model".into(),
-                    choices: vec![choice("small", 500.0, 1000.0), choice("large", 2000.0, 1000.0)],
+                    choices: vec![
+                        choice("small", 500.0, 1000.0),
+                        choice("large", 2000.0, 1000.0),
+                    ],
                 }],
             },
         ],
@@ -56,8 +63,16 @@ impl OperatorModel for Table {
         }
     }
     fn accuracy(&self, app: &AppModel, config: &Config, stratum: &str) -> f64 {
-        let base = if app.op_choices(config, 1)[0] == 0 { 0.40 } else { 0.50 };
-        if stratum == "crowded" { base - 0.1 } else { base }
+        let base = if app.op_choices(config, 1)[0] == 0 {
+            0.40
+        } else {
+            0.50
+        };
+        if stratum == "crowded" {
+            base - 0.1
+        } else {
+            base
+        }
     }
 }
 
@@ -71,7 +86,10 @@ fn device(id: &str, tier: Tier, speed: f64, gpus: u32, price: f64, mbps: f64, rt
         gpu_count: gpus,
         gpu_memory_mb: 80_000.0,
         price_usd_per_hour: price,
-        link: Link { uplink_mbps: mbps, rtt_ms: rtt },
+        link: Link {
+            uplink_mbps: mbps,
+            rtt_ms: rtt,
+        },
         alive: true,
     }
 }
@@ -94,7 +112,10 @@ fn query(rate: f64) -> Query {
         slo: SloTargets {
             latency_ms: 200.0,
             latency_percentile: 95.0,
-            accuracy: Some(AccuracyBound { threshold: 0.45, higher_is_better: true }),
+            accuracy: Some(AccuracyBound {
+                threshold: 0.45,
+                higher_is_better: true,
+            }),
             max_cost_usd_per_hour: Some(2.0),
         },
         stratum: "sparse".into(),
@@ -104,7 +125,16 @@ fn query(rate: f64) -> Query {
 fn plan(config: u128, detect_on: usize, share: f64) -> Plan {
     Plan {
         config: app().config(config).expect("config"),
-        placements: vec![Placement { device: 0, gpu_share: 0.0 }, Placement { device: detect_on, gpu_share: share }],
+        placements: vec![
+            Placement {
+                device: 0,
+                gpu_share: 0.0,
+            },
+            Placement {
+                device: detect_on,
+                gpu_share: share,
+            },
+        ],
     }
 }
 
@@ -121,7 +151,10 @@ fn edge_to_cloud_by_hand() {
     let transfer = 80.0 + 50.0 + 0.8 + 20.0;
     // detect small on half a cloud GPU: 10 ms / (1.0 * 0.5) = 20 ms, same wait.
     let e = estimate(&Table, &app(), &plan(0, 2, 0.5), &query(1.0), &devices()).expect("estimate");
-    assert!(close(e.latency_ms, 20.0 + wait + transfer + 20.0 + wait), "{e:?}");
+    assert!(
+        close(e.latency_ms, 20.0 + wait + transfer + 20.0 + wait),
+        "{e:?}"
+    );
     assert!(close(e.transfer_ms, transfer));
     assert!(close(e.cost_usd_per_hour, 0.5 * 27.44 / 8.0));
     assert!(close(e.accuracy, 0.40));
@@ -136,7 +169,11 @@ fn edge_to_edge_server_crosses_one_link() {
         rho * s / (2.0 * (1.0 - rho)) * 20f64.ln()
     };
     let expected = (20.0 + w(20.0)) + (80.0 + 50.0) + (75.0 + w(75.0));
-    assert!(close(e.latency_ms, expected), "{} vs {expected}", e.latency_ms);
+    assert!(
+        close(e.latency_ms, expected),
+        "{} vs {expected}",
+        e.latency_ms
+    );
     assert!(close(e.cost_usd_per_hour, 1.29));
 }
 
@@ -169,12 +206,18 @@ fn smaller_gpu_shares_and_slower_devices_are_slower() {
 #[test]
 fn malformed_plans_are_rejected() {
     let bad_tier = plan(0, 0, 1.0); // detect on the phone: tier not allowed
-    assert!(matches!(estimate(&Table, &app(), &bad_tier, &query(1.0), &devices()), Err(PlanError::TierNotAllowed { .. })));
+    assert!(matches!(
+        estimate(&Table, &app(), &bad_tier, &query(1.0), &devices()),
+        Err(PlanError::TierNotAllowed { .. })
+    ));
     let mut down = plan(0, 1, 1.0);
     down.placements[0].device = 2; // capture on the cloud: not allowed either
     assert!(estimate(&Table, &app(), &down, &query(1.0), &devices()).is_err());
     let bad_share = plan(0, 2, 0.0);
-    assert!(matches!(estimate(&Table, &app(), &bad_share, &query(1.0), &devices()), Err(PlanError::BadShare { .. })));
+    assert!(matches!(
+        estimate(&Table, &app(), &bad_share, &query(1.0), &devices()),
+        Err(PlanError::BadShare { .. })
+    ));
 }
 
 #[test]
@@ -190,7 +233,10 @@ fn configurations_number_the_space_in_mixed_radix() {
 
 #[test]
 fn slo_checks_respect_metric_direction() {
-    let wer = AccuracyBound { threshold: 0.1, higher_is_better: false };
+    let wer = AccuracyBound {
+        threshold: 0.1,
+        higher_is_better: false,
+    };
     assert!(wer.met_by(0.08) && !wer.met_by(0.12));
     let q = query(1.0);
     assert!(q.slo.all_met(150.0, 0.5, 1.0));
