@@ -8,4 +8,8 @@
 //! Everything random is drawn from a seeded ChaCha stream: the same seed gives the same world.
 
 pub mod catalog;
+pub mod fleet;
+pub mod goodput;
+pub mod trace;
 pub mod truth;
+pub mod worker;

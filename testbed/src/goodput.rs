@@ -1,0 +1,104 @@
+//! The goodput accountant: per window, which live queries met all their SLOs as the
+//! workers realized them (never as the planner predicted), weighted goodput, attainment per
+//! SLO dimension, cost, and churn.
+
+use std::collections::HashMap;
+
+use compass_planners::model::{Plan, Query};
+
+use crate::worker::Realized;
+
+/// One window's account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowReport {
+    pub window: u64,
+    /// Live queries in the window.
+    pub live: usize,
+    /// Live queries with a plan.
+    pub assigned: usize,
+    /// Live queries that met every SLO.
+    pub met: usize,
+    /// Σ weight of the queries that met every SLO.
+    pub weighted_goodput: f64,
+    /// Shares of live queries meeting each SLO dimension (an unassigned query meets none).
+    pub latency_attainment: f64,
+    pub accuracy_attainment: f64,
+    pub cost_attainment: f64,
+    /// Realized cost of the window, USD.
+    pub cost_usd: f64,
+    /// Live queries whose plan changed since the previous window (a first plan is not churn).
+    pub churn: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Accountant {
+    previous: HashMap<String, Plan>,
+}
+
+impl Accountant {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Account one window. Only `live` queries count: a realized figure or a plan for a
+    /// query that has departed is ignored.
+    pub fn account(
+        &mut self,
+        window: u64,
+        window_s: f64,
+        live: &[Query],
+        plans: &HashMap<String, Plan>,
+        realized: &[Realized],
+    ) -> WindowReport {
+        let by_id: HashMap<&str, &Realized> =
+            realized.iter().map(|r| (r.query_id.as_str(), r)).collect();
+        let mut r = WindowReport {
+            window,
+            live: live.len(),
+            assigned: 0,
+            met: 0,
+            weighted_goodput: 0.0,
+            latency_attainment: 0.0,
+            accuracy_attainment: 0.0,
+            cost_attainment: 0.0,
+            cost_usd: 0.0,
+            churn: 0,
+        };
+        let (mut lat, mut acc, mut cost) = (0usize, 0usize, 0usize);
+        let mut next = HashMap::with_capacity(live.len());
+        for q in live {
+            let plan = plans.get(&q.id);
+            match (self.previous.get(&q.id), plan) {
+                (Some(before), Some(now)) if before != now => r.churn += 1,
+                (Some(_), None) => r.churn += 1,
+                _ => {}
+            }
+            if let Some(p) = plan {
+                next.insert(q.id.clone(), p.clone());
+            }
+            let (Some(_), Some(m)) = (plan, by_id.get(q.id.as_str())) else {
+                continue;
+            };
+            r.assigned += 1;
+            let (l, a, c) = (
+                q.slo.latency_met(m.latency_ms),
+                q.slo.accuracy_met(m.accuracy),
+                q.slo.cost_met(m.cost_usd_per_hour),
+            );
+            lat += usize::from(l);
+            acc += usize::from(a);
+            cost += usize::from(c);
+            if l && a && c {
+                r.met += 1;
+                r.weighted_goodput += q.weight;
+            }
+            r.cost_usd += m.cost_usd_per_hour * window_s / 3600.0;
+        }
+        let n = live.len().max(1) as f64;
+        r.latency_attainment = lat as f64 / n;
+        r.accuracy_attainment = acc as f64 / n;
+        r.cost_attainment = cost as f64 / n;
+        self.previous = next;
+        r
+    }
+}
