@@ -15,9 +15,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use compass_planners::model::{perf, Device, OperatorModel, Plan, Query};
+use compass_planners::model::{perf, Device, OperatorModel, Placement, Plan, Query};
 use compass_schemas::{
-    DeviceTelemetry, OperatorKind, OperatorMeasurement, ProfileRequest, ProfileSample,
+    Assignment, AssignmentStatus, DeviceTelemetry, OperatorKind, OperatorMeasurement,
+    ProfileRequest, ProfileSample,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -57,6 +58,8 @@ pub enum WorkerError {
     UnknownHardware(String),
     #[error("profile request {request}: {detail}")]
     BadRequest { request: String, detail: String },
+    #[error("assignment for {query}: {detail}")]
+    BadAssignment { query: String, detail: String },
 }
 
 /// The simulated world the workers run in.
@@ -91,6 +94,72 @@ impl World {
 
     pub fn device_index(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
+    }
+
+    /// The deployment an `Assignment` record asks for: its plan's knob settings and device
+    /// ids resolved against this world. `None` for a rejected or withdrawn query.
+    pub fn deployment(
+        &self,
+        assignment: &Assignment,
+        query: &Query,
+    ) -> Result<Option<Deployed>, WorkerError> {
+        if assignment.status != AssignmentStatus::Assigned {
+            return Ok(None);
+        }
+        let bad = |detail: String| WorkerError::BadAssignment {
+            query: assignment.query_id.clone(),
+            detail,
+        };
+        let plan = assignment
+            .plan
+            .as_ref()
+            .ok_or_else(|| bad("assigned without a plan".into()))?;
+        let truth = self
+            .truths
+            .get(&plan.app_id)
+            .ok_or_else(|| WorkerError::UnknownApp(plan.app_id.clone()))?;
+        if plan.operators.len() != truth.spec.operators.len() {
+            return Err(bad(format!(
+                "{} operators placed, the application has {}",
+                plan.operators.len(),
+                truth.spec.operators.len()
+            )));
+        }
+        let picks: Vec<(&str, &str, &str)> = plan
+            .operators
+            .iter()
+            .flat_map(|o| {
+                o.knobs
+                    .iter()
+                    .map(move |k| (o.operator.as_str(), k.knob.as_str(), k.value.as_str()))
+            })
+            .collect();
+        let config = truth
+            .config_with(&picks)
+            .ok_or_else(|| bad("unknown knob or value".into()))?;
+        let mut placements = vec![
+            Placement {
+                device: 0,
+                gpu_share: 0.0
+            };
+            plan.operators.len()
+        ];
+        for o in &plan.operators {
+            let op = truth
+                .op(&o.operator)
+                .ok_or_else(|| bad(format!("unknown operator `{}`", o.operator)))?;
+            let device = self
+                .device_index(&o.device_id)
+                .ok_or_else(|| bad(format!("unknown device `{}`", o.device_id)))?;
+            placements[op] = Placement {
+                device,
+                gpu_share: o.gpu_share,
+            };
+        }
+        Ok(Some(Deployed {
+            query: query.clone(),
+            plan: Plan { config, placements },
+        }))
     }
 
     /// A device's new state (drift: bandwidth drop, machine failure).

@@ -388,3 +388,84 @@ fn the_accountant_matches_a_hand_computed_case() {
     assert_eq!(r.churn, 2);
     assert_eq!(r.met, 1);
 }
+
+#[test]
+fn assignment_records_become_deployments() {
+    use compass_schemas::{
+        Assignment, AssignmentStatus, KnobSetting, PlacedOperator, Plan as PlanRecord,
+    };
+    let mut w = world(true);
+    let placed =
+        |op: &str, knobs: &[(&str, &str)], tier: Tier, device: &str, share: f64| PlacedOperator {
+            operator: op.into(),
+            knobs: knobs
+                .iter()
+                .map(|(k, v)| KnobSetting::new(*k, *v))
+                .collect(),
+            tier,
+            device_id: device.into(),
+            gpu_share: share,
+            gpu_memory_mb: 0.0,
+        };
+    let record = Assignment {
+        query_id: "q1".into(),
+        decision_epoch: 3,
+        status: AssignmentStatus::Assigned,
+        plan: Some(PlanRecord {
+            app_id: "visual-tracking".into(),
+            operators: vec![
+                placed("capture", &[("input_px", "640")], Tier::Edge, "edge-0", 0.0),
+                placed(
+                    "detect",
+                    &[("model", "yolov8m"), ("precision", "fp16")],
+                    Tier::Cloud,
+                    "a100-80gb-0",
+                    0.5,
+                ),
+                placed(
+                    "track",
+                    &[("tracker", "bytetrack")],
+                    Tier::Cloud,
+                    "a100-80gb-0",
+                    0.0,
+                ),
+            ],
+        }),
+        predicted: None,
+        reason: String::new(),
+        decided_at_ms: 0,
+    };
+    let d = w
+        .deployment(&record, &tracking_query("q1", "edge-0"))
+        .expect("valid")
+        .expect("assigned");
+    let t = &w.truths["visual-tracking"];
+    assert_eq!(
+        d.plan.config,
+        t.config_with(&[("detect", "model", "yolov8m")])
+            .expect("config")
+    );
+    assert_eq!(
+        d.plan.placements[1].device,
+        w.device_index("a100-80gb-0").expect("a100")
+    );
+    let r = w.realize(&[d], 10.0);
+    assert!(r[0].latency_ms.is_finite() && r[0].cost_usd_per_hour > 0.0);
+
+    let mut unknown = record.clone();
+    if let Some(p) = unknown.plan.as_mut() {
+        p.operators[1].device_id = "nowhere".into();
+    }
+    assert!(w
+        .deployment(&unknown, &tracking_query("q1", "edge-0"))
+        .is_err());
+    let withdrawn = Assignment {
+        status: AssignmentStatus::Withdrawn,
+        plan: None,
+        ..record
+    };
+    assert!(w
+        .deployment(&withdrawn, &tracking_query("q1", "edge-0"))
+        .expect("ok")
+        .is_none());
+}
