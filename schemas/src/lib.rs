@@ -29,7 +29,7 @@ pub use profile::{
     OperatorChoice, OperatorMeasurement, ProfileRequest, ProfileSample, StratumQuota,
 };
 pub use query_event::{QueryEvent, QueryEventKind, QuerySpec, Slo};
-pub use record::{Record, RecordKind};
+pub use record::{rabin, Record, RecordKind};
 pub use telemetry::DeviceTelemetry;
 pub use validate::{Limits, ValidationError};
 

@@ -80,11 +80,25 @@ pub trait Record:
     /// The parsed `.avsc` schema (parsed once per process).
     fn schema() -> &'static Schema;
 
+    /// The CRC-64-AVRO (Rabin) fingerprint of the schema's Parsing Canonical Form, in the
+    /// byte order of the single-object encoding header (computed once per process).
+    fn fingerprint() -> [u8; 8];
+
     /// The Kafka key this record is produced under (see topics/catalogue.toml).
     fn key(&self) -> &str;
 
     /// Stateless validity checks (finite, in range, acyclic, within `limits`).
     fn validate(&self, limits: &Limits) -> Result<(), ValidationError>;
+}
+
+/// CRC-64-AVRO of `schema`'s canonical form.
+pub fn rabin(schema: &Schema) -> [u8; 8] {
+    let fp = schema.fingerprint::<apache_avro::rabin::Rabin>();
+    let mut out = [0u8; 8];
+    for (o, b) in out.iter_mut().zip(fp.bytes.iter()) {
+        *o = *b;
+    }
+    out
 }
 
 macro_rules! record {
@@ -101,6 +115,11 @@ macro_rules! record {
                     Schema::parse_str(Self::AVSC)
                         .unwrap_or_else(|e| panic!("schemas/{} does not parse: {e}", $file))
                 })
+            }
+
+            fn fingerprint() -> [u8; 8] {
+                static FINGERPRINT: OnceLock<[u8; 8]> = OnceLock::new();
+                *FINGERPRINT.get_or_init(|| rabin(Self::schema()))
             }
 
             fn key(&self) -> &str {

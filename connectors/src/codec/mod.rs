@@ -90,7 +90,7 @@ impl Codec {
     /// Encode with the record type's current schema, for `topic` (the registry subject is
     /// `<topic>-value`, Confluent's topic-name strategy).
     pub fn encode<T: Record>(&self, topic: &str, value: &T) -> Result<Vec<u8>, EncodeError> {
-        self.encode_with(topic, T::schema(), value)
+        self.encode_framed(topic, T::schema(), Some(T::fingerprint()), value)
     }
 
     /// Encode with an explicit writer schema (tests of schema evolution use this).
@@ -98,6 +98,16 @@ impl Codec {
         &self,
         topic: &str,
         schema: &Schema,
+        value: &T,
+    ) -> Result<Vec<u8>, EncodeError> {
+        self.encode_framed(topic, schema, None, value)
+    }
+
+    fn encode_framed<T: serde::Serialize>(
+        &self,
+        topic: &str,
+        schema: &Schema,
+        known_fingerprint: Option<[u8; 8]>,
         value: &T,
     ) -> Result<Vec<u8>, EncodeError> {
         let body = GenericDatumWriter::builder(schema)
@@ -108,7 +118,7 @@ impl Codec {
         match &self.format {
             WireFormat::SingleObject => {
                 out.extend_from_slice(&SINGLE_OBJECT_MAGIC);
-                out.extend_from_slice(&fingerprint(schema));
+                out.extend_from_slice(&known_fingerprint.unwrap_or_else(|| fingerprint(schema)));
             }
             WireFormat::Confluent(registry) => {
                 let id = registry.register(&format!("{topic}-value"), schema)?;
@@ -131,7 +141,7 @@ impl Codec {
 
     /// Decode without the validity checks (what a tool that inspects bad records wants).
     pub fn decode_unvalidated<T: Record>(&self, bytes: &[u8]) -> Result<T, DecodeError> {
-        self.decode_as(bytes, T::schema())
+        self.decode_resolved(bytes, T::schema(), Some(T::fingerprint()))
     }
 
     /// Decode into any serde type, resolving the writer schema against `reader`. This is how
@@ -141,7 +151,18 @@ impl Codec {
         bytes: &[u8],
         reader: &Schema,
     ) -> Result<D, DecodeError> {
-        let (writer, body) = self.writer_schema(bytes)?;
+        self.decode_resolved(bytes, reader, None)
+    }
+
+    /// Decode against `reader`; when the writer's fingerprint is `reader_fingerprint` (the
+    /// usual case: same schema version on both sides) the resolution pass is skipped.
+    fn decode_resolved<D: serde::de::DeserializeOwned>(
+        &self,
+        bytes: &[u8],
+        reader: &Schema,
+        reader_fingerprint: Option<[u8; 8]>,
+    ) -> Result<D, DecodeError> {
+        let (writer, writer_fingerprint, body) = self.writer_schema(bytes)?;
         let mut input = EofGuard {
             rest: body,
             hit_eof: false,
@@ -164,14 +185,23 @@ impl Codec {
                 input.rest.len()
             )));
         }
-        let value = written
-            .resolve(reader)
-            .map_err(|e| DecodeError::Resolution(e.to_string()))?;
+        let value = if writer_fingerprint.is_some() && writer_fingerprint == reader_fingerprint {
+            written
+        } else {
+            written
+                .resolve(reader)
+                .map_err(|e| DecodeError::Resolution(e.to_string()))?
+        };
         from_value::<D>(&value).map_err(|e| DecodeError::Resolution(e.to_string()))
     }
 
-    /// Split the framing off `bytes`, returning the writer schema and the Avro body.
-    fn writer_schema<'b>(&self, bytes: &'b [u8]) -> Result<(Arc<Schema>, &'b [u8]), DecodeError> {
+    /// Split the framing off `bytes`, returning the writer schema, its fingerprint where the
+    /// framing carries one, and the Avro body.
+    #[allow(clippy::type_complexity)]
+    fn writer_schema<'b>(
+        &self,
+        bytes: &'b [u8],
+    ) -> Result<(Arc<Schema>, Option<[u8; 8]>, &'b [u8]), DecodeError> {
         match &self.format {
             WireFormat::SingleObject => {
                 let (fp, body) = single_object::split(bytes)?;
@@ -183,7 +213,7 @@ impl Codec {
                         "fingerprint {}",
                         hex(&fp)
                     )))?;
-                Ok((schema, body))
+                Ok((schema, Some(fp), body))
             }
             WireFormat::Confluent(registry) => {
                 if bytes.len() < 5 {
@@ -198,7 +228,7 @@ impl Codec {
                     });
                 }
                 let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
-                Ok((registry.schema_by_id(id)?, &bytes[5..]))
+                Ok((registry.schema_by_id(id)?, None, &bytes[5..]))
             }
         }
     }

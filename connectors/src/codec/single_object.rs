@@ -1,7 +1,6 @@
 //! Avro single-object encoding: `0xC3 0x01`, then the writer schema's 8-byte CRC-64-AVRO
 //! (Rabin) fingerprint in little-endian order, then the binary body.
 
-use apache_avro::rabin::Rabin;
 use apache_avro::Schema;
 
 use super::DecodeError;
@@ -9,14 +8,9 @@ use super::DecodeError;
 pub const SINGLE_OBJECT_MAGIC: [u8; 2] = [0xC3, 0x01];
 
 /// The CRC-64-AVRO fingerprint of `schema`'s Parsing Canonical Form, as it appears in the
-/// single-object header.
+/// single-object header. Record types cache theirs: see `Record::fingerprint`.
 pub fn fingerprint(schema: &Schema) -> [u8; 8] {
-    let fp = schema.fingerprint::<Rabin>();
-    let mut out = [0u8; 8];
-    for (o, b) in out.iter_mut().zip(fp.bytes.iter()) {
-        *o = *b;
-    }
-    out
+    compass_schemas::rabin(schema)
 }
 
 /// Split a single-object encoded record into (fingerprint, body).
