@@ -10,6 +10,7 @@
 pub mod catalog;
 pub mod fleet;
 pub mod goodput;
+mod ocf;
 pub mod trace;
 pub mod truth;
 pub mod worker;
