@@ -6,4 +6,5 @@
 //! given its inputs and a seed, so it can be unit-tested, property-tested and benchmarked
 //! alone. `compass-dataflow` calls into this crate; this crate never calls out.
 
+pub mod matching;
 pub mod model;

@@ -1,0 +1,326 @@
+//! The fast online matcher.
+//!
+//! 1. **Components.** Queries whose candidates share no resource never compete, so the
+//!    instance splits into independent components (in practice, resource pools), solved one
+//!    after another or on scoped threads.
+//! 2. **Warm start.** Every query keeps its current candidate while it still fits: stable
+//!    assignments, little churn.
+//! 3. **Greedy by value density.** The remaining (query, candidate) pairs, in decreasing
+//!    order of objective value per unit of normalized footprint (Σ amount / capacity), are
+//!    placed if they fit. In cost mode, where every query must be served, queries go largest
+//!    footprint first and each takes its cheapest candidate that fits (first-fit decreasing).
+//! 4. **Local search.** An unserved query may take a candidate by ejecting one served query
+//!    that moves to another of its candidates (or stays out if it is worth less): an
+//!    ejection chain of depth two. Served queries move to a better candidate when it fits.
+//!    Rounds repeat until nothing improves or the round limit is hit.
+//!
+//! Every step keeps capacities: the result never over-commits a resource.
+
+use std::collections::HashMap;
+
+use super::{Instance, Matching, Mode};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Local-search rounds at most (0: greedy only).
+    pub rounds: usize,
+    /// Solve independent components on this many threads (1: sequential).
+    pub threads: usize,
+    /// Start from each query's current candidate.
+    pub warm_start: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            rounds: 4,
+            threads: 1,
+            warm_start: true,
+        }
+    }
+}
+
+const EPS: f64 = 1e-9;
+
+/// Groups of queries that share resources (union-find over the resources they use).
+fn components(inst: &Instance) -> Vec<Vec<usize>> {
+    let mut parent: Vec<usize> = (0..inst.resources.len()).collect();
+    fn find(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    for q in &inst.queries {
+        let mut first = None;
+        for c in &q.candidates {
+            for &(r, _) in &c.uses {
+                let r = find(&mut parent, r as usize);
+                match first {
+                    None => first = Some(r),
+                    Some(f) if f != r => parent[r] = f,
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut free = Vec::new();
+    for (i, q) in inst.queries.iter().enumerate() {
+        match q.candidates.iter().flat_map(|c| c.uses.first()).next() {
+            Some(&(r, _)) => groups
+                .entry(find(&mut parent, r as usize))
+                .or_default()
+                .push(i),
+            None => free.push(i),
+        }
+    }
+    let mut out: Vec<Vec<usize>> = groups.into_values().collect();
+    if !free.is_empty() {
+        out.push(free);
+    }
+    out.sort_by_key(|g| g[0]);
+    out
+}
+
+/// Solve `inst`; the result never exceeds a capacity.
+pub fn solve(inst: &Instance, opts: &Options) -> Matching {
+    let groups = components(inst);
+    let scale = inst.goodput_scale();
+    let mut residual: Vec<f64> = inst.resources.iter().map(|r| r.capacity).collect();
+    let mut choice = vec![None; inst.queries.len()];
+    if opts.threads <= 1 || groups.len() < 2 {
+        for g in &groups {
+            solve_group(inst, g, scale, opts, &mut residual, &mut choice);
+        }
+        return Matching { choice };
+    }
+    // Components touch disjoint resources and queries: solve them on scoped threads, each
+    // with its own copy of the capacities, and merge the choices.
+    let chunks: Vec<Vec<&Vec<usize>>> = {
+        let mut c: Vec<Vec<&Vec<usize>>> = vec![Vec::new(); opts.threads];
+        for (i, g) in groups.iter().enumerate() {
+            c[i % opts.threads].push(g);
+        }
+        c
+    };
+    let results: Vec<Vec<(usize, Option<u32>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                s.spawn(move || {
+                    let mut residual: Vec<f64> =
+                        inst.resources.iter().map(|r| r.capacity).collect();
+                    let mut local = vec![None; inst.queries.len()];
+                    for g in chunk {
+                        solve_group(inst, g, scale, opts, &mut residual, &mut local);
+                    }
+                    chunk
+                        .iter()
+                        .flat_map(|g| g.iter().map(|&q| (q, local[q])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for r in results {
+        for (q, c) in r {
+            choice[q] = c;
+        }
+    }
+    Matching { choice }
+}
+
+fn fits(inst: &Instance, residual: &[f64], q: usize, c: usize) -> bool {
+    inst.queries[q].candidates[c]
+        .uses
+        .iter()
+        .all(|&(r, a)| residual[r as usize] + EPS >= a)
+}
+
+fn take(inst: &Instance, residual: &mut [f64], q: usize, c: usize, sign: f64) {
+    for &(r, a) in &inst.queries[q].candidates[c].uses {
+        residual[r as usize] -= sign * a;
+    }
+}
+
+fn footprint(inst: &Instance, q: usize, c: usize) -> f64 {
+    inst.queries[q].candidates[c]
+        .uses
+        .iter()
+        .map(|&(r, a)| a / inst.resources[r as usize].capacity.max(EPS))
+        .sum::<f64>()
+        .max(EPS)
+}
+
+fn solve_group(
+    inst: &Instance,
+    group: &[usize],
+    scale: f64,
+    opts: &Options,
+    residual: &mut [f64],
+    choice: &mut [Option<u32>],
+) {
+    let worth = |q: usize, c: usize| inst.value(q, c, scale) - inst.unserved_value(q, scale);
+    if opts.warm_start {
+        for &q in group {
+            if let Some(cur) = inst.queries[q].current {
+                let c = cur as usize;
+                if c < inst.queries[q].candidates.len()
+                    && worth(q, c) > 0.0
+                    && fits(inst, residual, q, c)
+                {
+                    take(inst, residual, q, c, 1.0);
+                    choice[q] = Some(cur);
+                }
+            }
+        }
+    }
+    match inst.mode {
+        Mode::Goodput => {
+            let mut pairs: Vec<(f64, usize, usize)> = group
+                .iter()
+                .flat_map(|&q| (0..inst.queries[q].candidates.len()).map(move |c| (q, c)))
+                .filter(|&(q, c)| choice[q].is_none() && worth(q, c) > 0.0)
+                .map(|(q, c)| (worth(q, c) / footprint(inst, q, c), q, c))
+                .collect();
+            pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+            for (_, q, c) in pairs {
+                if choice[q].is_none() && fits(inst, residual, q, c) {
+                    take(inst, residual, q, c, 1.0);
+                    choice[q] = Some(c as u32);
+                }
+            }
+        }
+        Mode::Cost => {
+            let mut order: Vec<(f64, usize)> = group
+                .iter()
+                .filter(|&&q| choice[q].is_none())
+                .map(|&q| {
+                    let min = (0..inst.queries[q].candidates.len())
+                        .map(|c| footprint(inst, q, c))
+                        .fold(f64::INFINITY, f64::min);
+                    (min, q)
+                })
+                .collect();
+            order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            for (_, q) in order {
+                let best = (0..inst.queries[q].candidates.len())
+                    .filter(|&c| fits(inst, residual, q, c))
+                    .max_by(|&a, &b| {
+                        inst.value(q, a, scale)
+                            .total_cmp(&inst.value(q, b, scale))
+                            .then(b.cmp(&a))
+                    });
+                if let Some(c) = best {
+                    take(inst, residual, q, c, 1.0);
+                    choice[q] = Some(c as u32);
+                }
+            }
+        }
+    }
+    for _ in 0..opts.rounds {
+        if !improve(inst, group, scale, residual, choice) {
+            break;
+        }
+    }
+}
+
+/// One round of local search; true if anything improved.
+fn improve(
+    inst: &Instance,
+    group: &[usize],
+    scale: f64,
+    residual: &mut [f64],
+    choice: &mut [Option<u32>],
+) -> bool {
+    let value_of = |q: usize, c: Option<u32>| match c {
+        Some(c) => inst.value(q, c as usize, scale),
+        None => inst.unserved_value(q, scale),
+    };
+    let mut users: HashMap<u32, Vec<usize>> = HashMap::new();
+    for &q in group {
+        if let Some(c) = choice[q] {
+            for &(r, _) in &inst.queries[q].candidates[c as usize].uses {
+                users.entry(r).or_default().push(q);
+            }
+        }
+    }
+    let mut improved = false;
+    // Served queries move to a better candidate that fits.
+    for &q in group {
+        let Some(cur) = choice[q] else { continue };
+        take(inst, residual, q, cur as usize, -1.0);
+        let mut best = (value_of(q, Some(cur)), cur as usize);
+        for c in 0..inst.queries[q].candidates.len() {
+            let v = inst.value(q, c, scale);
+            if v > best.0 + EPS && fits(inst, residual, q, c) {
+                best = (v, c);
+            }
+        }
+        take(inst, residual, q, best.1, 1.0);
+        if best.1 != cur as usize {
+            choice[q] = Some(best.1 as u32);
+            improved = true;
+        }
+    }
+    // Unserved queries eject one served query, which moves elsewhere or leaves.
+    for &q in group {
+        if choice[q].is_some() {
+            continue;
+        }
+        'candidates: for c in 0..inst.queries[q].candidates.len() {
+            let gain_q = inst.value(q, c, scale) - inst.unserved_value(q, scale);
+            if gain_q <= EPS {
+                continue;
+            }
+            if fits(inst, residual, q, c) {
+                take(inst, residual, q, c, 1.0);
+                choice[q] = Some(c as u32);
+                improved = true;
+                break 'candidates;
+            }
+            let mut rivals: Vec<usize> = inst.queries[q].candidates[c]
+                .uses
+                .iter()
+                .flat_map(|(r, _)| users.get(r).into_iter().flatten().copied())
+                .filter(|&p| p != q && choice[p].is_some())
+                .collect();
+            rivals.sort_unstable();
+            rivals.dedup();
+            for p in rivals {
+                let Some(pc) = choice[p] else { continue };
+                take(inst, residual, p, pc as usize, -1.0);
+                if fits(inst, residual, q, c) {
+                    take(inst, residual, q, c, 1.0);
+                    // Where can p go now?
+                    let mut alt = (inst.unserved_value(p, scale), None);
+                    for c2 in 0..inst.queries[p].candidates.len() {
+                        let v = inst.value(p, c2, scale);
+                        if v > alt.0 + EPS && fits(inst, residual, p, c2) {
+                            alt = (v, Some(c2));
+                        }
+                    }
+                    let gain = gain_q + alt.0 - value_of(p, Some(pc));
+                    if gain > EPS {
+                        if let Some(c2) = alt.1 {
+                            take(inst, residual, p, c2, 1.0);
+                        }
+                        choice[q] = Some(c as u32);
+                        choice[p] = alt.1.map(|x| x as u32);
+                        improved = true;
+                        break 'candidates;
+                    }
+                    take(inst, residual, q, c, -1.0);
+                }
+                take(inst, residual, p, pc as usize, 1.0);
+            }
+        }
+    }
+    improved
+}

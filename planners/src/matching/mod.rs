@@ -1,0 +1,22 @@
+//! Global matching: choose at most one candidate plan per query under shared capacities.
+//!
+//! Per-query search hands each query a few candidate plans bound to concrete machines;
+//! here they meet. An [`Instance`] lists capacity-limited resources (a machine's GPU memory
+//! and GPU compute, a link's bandwidth) and, per query, candidates that each use some of
+//! them. Two modes:
+//! - **goodput**: maximize the weighted number of queries served by a plan predicted to
+//!   meet their SLOs, then minimize cost;
+//! - **cost**: serve every query, at least cost.
+//!
+//! Both charge a churn penalty for moving a query off its current plan. [`greedy`] is the
+//! fast online matcher; `milp` (feature `milp`) is the exact oracle it is measured against.
+
+pub mod greedy;
+mod instance;
+#[cfg(feature = "milp")]
+pub mod milp;
+pub mod random;
+#[cfg(test)]
+mod tests;
+
+pub use instance::{Candidate, Instance, Matching, Mode, QueryDemand, Resource, Score};
