@@ -3,7 +3,8 @@
 # need, then runs formatting, lints and every test against a real Kafka-protocol broker.
 #
 #   1. tansu 0.6.0 broker, built once into $COMPASS_TOOLS (~9 min cold on 2 cores, then cached)
-#   2. a Python venv with confluent-kafka and fastavro for the interop example
+#   2. a Python venv with confluent-kafka and fastavro for the interop example, and the CBC
+#      MILP solver library (Debian's coinor-libcbc-dev) for the matching oracle
 #   3. cargo fmt --check, cargo clippy -D warnings
 #   4. cargo nextest run (or cargo test where nextest is absent), workspace-wide
 #   5. the broker is stopped on exit, whatever happened
@@ -51,18 +52,30 @@ python_env() {
   export COMPASS_PYTHON="$venv/bin/python"
 }
 
+cbc() {
+  if pkg-config --exists cbc 2>/dev/null; then
+    echo "CBC $(pkg-config --modversion cbc) already installed"
+    return 0
+  fi
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq coinor-libcbc-dev >/dev/null
+}
+
 run_tests() {
   if command -v cargo-nextest >/dev/null 2>&1; then
-    cargo nextest run --workspace --locked --profile ci
+    cargo nextest run --workspace --all-features --locked --profile ci
   else
     # Without nextest's test groups, keep broker tests from overlapping (see .config/nextest.toml).
-    cargo test --workspace --locked -- --test-threads=1
+    cargo test --workspace --all-features --locked -- --test-threads=1
   fi
 }
 
 step "broker: install" bash deploy/local/broker.sh install
 step "broker: start" bash deploy/local/broker.sh start
 step "python: venv" python_env
+step "cbc: MILP solver" cbc
 step "cargo fmt --check" cargo fmt --all -- --check
-step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo clippy" cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "tests" run_tests

@@ -6,9 +6,11 @@
 //! 2. **Warm start.** Every query keeps its current candidate while it still fits: stable
 //!    assignments, little churn.
 //! 3. **Greedy by value density.** The remaining (query, candidate) pairs, in decreasing
-//!    order of objective value per unit of normalized footprint (Σ amount / capacity), are
-//!    placed if they fit. In cost mode, where every query must be served, queries go largest
-//!    footprint first and each takes its cheapest candidate that fits (first-fit decreasing).
+//!    order of objective value per unit of normalized footprint, are placed if they fit.
+//!    Three orders are tried (summed footprint, bottleneck footprint, a fixed perturbation)
+//!    and the best result kept. In cost mode, where every query must be served, queries go
+//!    largest footprint first and each takes its cheapest candidate that fits (first-fit
+//!    decreasing).
 //! 4. **Local search.** An unserved query may take a candidate by ejecting one served query
 //!    that moves to another of its candidates (or stays out if it is worth less): an
 //!    ejection chain of depth two. Served queries move to a better candidate when it fits.
@@ -158,6 +160,36 @@ fn footprint(inst: &Instance, q: usize, c: usize) -> f64 {
         .max(EPS)
 }
 
+/// How the greedy orders (query, candidate) pairs in goodput mode; each order is tried and
+/// the best result kept, because no single order wins on every instance.
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    /// Value per unit of summed normalized footprint.
+    Sum,
+    /// Value per unit of the largest normalized use (the bottleneck resource).
+    Bottleneck,
+    /// `Sum`, perturbed by a deterministic ±25% factor per pair.
+    Perturbed,
+}
+
+fn bottleneck(inst: &Instance, q: usize, c: usize) -> f64 {
+    inst.queries[q].candidates[c]
+        .uses
+        .iter()
+        .map(|&(r, a)| a / inst.resources[r as usize].capacity.max(EPS))
+        .fold(EPS, f64::max)
+}
+
+/// A fixed pseudo-random factor in [0.75, 1.25) for a pair (SplitMix64 of its indices).
+fn jitter(q: usize, c: usize) -> f64 {
+    let mut z = (q as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (c as u64).wrapping_add(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    0.75 + (z >> 11) as f64 / (1u64 << 53) as f64 * 0.5
+}
+
 fn solve_group(
     inst: &Instance,
     group: &[usize],
@@ -181,52 +213,132 @@ fn solve_group(
             }
         }
     }
-    match inst.mode {
-        Mode::Goodput => {
-            let mut pairs: Vec<(f64, usize, usize)> = group
-                .iter()
-                .flat_map(|&q| (0..inst.queries[q].candidates.len()).map(move |c| (q, c)))
-                .filter(|&(q, c)| choice[q].is_none() && worth(q, c) > 0.0)
-                .map(|(q, c)| (worth(q, c) / footprint(inst, q, c), q, c))
-                .collect();
-            pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-            for (_, q, c) in pairs {
-                if choice[q].is_none() && fits(inst, residual, q, c) {
-                    take(inst, residual, q, c, 1.0);
-                    choice[q] = Some(c as u32);
-                }
+    if inst.mode == Mode::Cost {
+        fill_cost(inst, group, scale, residual, choice);
+        for _ in 0..opts.rounds {
+            if !improve(inst, group, scale, residual, choice) {
+                break;
             }
         }
-        Mode::Cost => {
-            let mut order: Vec<(f64, usize)> = group
+        return;
+    }
+    // Try each order from the same warm start; keep the best. Only this group's resources
+    // and queries change, so only they are saved and restored.
+    let mut touched: Vec<usize> = group
+        .iter()
+        .flat_map(|&q| {
+            inst.queries[q]
+                .candidates
                 .iter()
-                .filter(|&&q| choice[q].is_none())
-                .map(|&q| {
-                    let min = (0..inst.queries[q].candidates.len())
-                        .map(|c| footprint(inst, q, c))
-                        .fold(f64::INFINITY, f64::min);
-                    (min, q)
-                })
-                .collect();
-            order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-            for (_, q) in order {
-                let best = (0..inst.queries[q].candidates.len())
-                    .filter(|&c| fits(inst, residual, q, c))
-                    .max_by(|&a, &b| {
-                        inst.value(q, a, scale)
-                            .total_cmp(&inst.value(q, b, scale))
-                            .then(b.cmp(&a))
-                    });
-                if let Some(c) = best {
-                    take(inst, residual, q, c, 1.0);
-                    choice[q] = Some(c as u32);
-                }
+                .flat_map(|c| c.uses.iter().map(|&(r, _)| r as usize))
+        })
+        .collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let start_residual: Vec<f64> = touched.iter().map(|&r| residual[r]).collect();
+    let start_choice: Vec<Option<u32>> = group.iter().map(|&q| choice[q]).collect();
+    let objective = |choice: &[Option<u32>]| -> f64 {
+        group
+            .iter()
+            .map(|&q| match choice[q] {
+                Some(c) => inst.value(q, c as usize, scale),
+                None => inst.unserved_value(q, scale),
+            })
+            .sum()
+    };
+    let mut best: Option<(f64, Vec<f64>, Vec<Option<u32>>)> = None;
+    for order in [Order::Sum, Order::Bottleneck, Order::Perturbed] {
+        for (i, &r) in touched.iter().enumerate() {
+            residual[r] = start_residual[i];
+        }
+        for (i, &q) in group.iter().enumerate() {
+            choice[q] = start_choice[i];
+        }
+        fill_goodput(inst, group, scale, order, residual, choice);
+        for _ in 0..opts.rounds {
+            if !improve(inst, group, scale, residual, choice) {
+                break;
             }
+        }
+        let value = objective(choice);
+        if best.as_ref().is_none_or(|b| value > b.0 + EPS) {
+            best = Some((
+                value,
+                touched.iter().map(|&r| residual[r]).collect(),
+                group.iter().map(|&q| choice[q]).collect(),
+            ));
         }
     }
-    for _ in 0..opts.rounds {
-        if !improve(inst, group, scale, residual, choice) {
-            break;
+    if let Some((_, res, ch)) = best {
+        for (i, &r) in touched.iter().enumerate() {
+            residual[r] = res[i];
+        }
+        for (i, &q) in group.iter().enumerate() {
+            choice[q] = ch[i];
+        }
+    }
+}
+
+fn fill_goodput(
+    inst: &Instance,
+    group: &[usize],
+    scale: f64,
+    order: Order,
+    residual: &mut [f64],
+    choice: &mut [Option<u32>],
+) {
+    let worth = |q: usize, c: usize| inst.value(q, c, scale) - inst.unserved_value(q, scale);
+    let mut pairs: Vec<(f64, usize, usize)> = group
+        .iter()
+        .flat_map(|&q| (0..inst.queries[q].candidates.len()).map(move |c| (q, c)))
+        .filter(|&(q, c)| choice[q].is_none() && worth(q, c) > 0.0)
+        .map(|(q, c)| {
+            let key = match order {
+                Order::Sum => worth(q, c) / footprint(inst, q, c),
+                Order::Bottleneck => worth(q, c) / bottleneck(inst, q, c),
+                Order::Perturbed => worth(q, c) / footprint(inst, q, c) * jitter(q, c),
+            };
+            (key, q, c)
+        })
+        .collect();
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    for (_, q, c) in pairs {
+        if choice[q].is_none() && fits(inst, residual, q, c) {
+            take(inst, residual, q, c, 1.0);
+            choice[q] = Some(c as u32);
+        }
+    }
+}
+
+fn fill_cost(
+    inst: &Instance,
+    group: &[usize],
+    scale: f64,
+    residual: &mut [f64],
+    choice: &mut [Option<u32>],
+) {
+    let mut order: Vec<(f64, usize)> = group
+        .iter()
+        .filter(|&&q| choice[q].is_none())
+        .map(|&q| {
+            let min = (0..inst.queries[q].candidates.len())
+                .map(|c| footprint(inst, q, c))
+                .fold(f64::INFINITY, f64::min);
+            (min, q)
+        })
+        .collect();
+    order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, q) in order {
+        let best = (0..inst.queries[q].candidates.len())
+            .filter(|&c| fits(inst, residual, q, c))
+            .max_by(|&a, &b| {
+                inst.value(q, a, scale)
+                    .total_cmp(&inst.value(q, b, scale))
+                    .then(b.cmp(&a))
+            });
+        if let Some(c) = best {
+            take(inst, residual, q, c, 1.0);
+            choice[q] = Some(c as u32);
         }
     }
 }

@@ -9,7 +9,7 @@ use super::{Instance, Mode};
 fn with_random_current(mut inst: Instance, seed: u64) -> Instance {
     for (i, q) in inst.queries.iter_mut().enumerate() {
         let k = q.candidates.len() as u64;
-        if (seed + i as u64) % 3 != 0 {
+        if !(seed + i as u64).is_multiple_of(3) {
             q.current = Some(((seed.wrapping_mul(31) + i as u64) % k) as u32);
         }
     }

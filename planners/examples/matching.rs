@@ -1,0 +1,148 @@
+//! The fast matcher against the MILP oracle, and at scale.
+//!
+//!     cargo run --release -p compass-planners --features milp --example matching
+//!
+//! Prints markdown tables: quality and time ratio per instance size and load (instances the
+//! oracle proves optimal are marked), then time per epoch and churn at scale.
+
+use std::time::Instant;
+
+use compass_planners::matching::greedy::{self, Options};
+use compass_planners::matching::milp;
+use compass_planners::matching::random::{self, Spec};
+use compass_planners::matching::{Instance, Mode};
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+fn main() {
+    let limit_s: f64 = std::env::var("ORACLE_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10.0);
+    println!("## Goodput mode: fast matcher vs MILP oracle (CBC, {limit_s} s limit)\n");
+    println!("| queries | machines | load | seed | oracle goodput | proven | gap | fast goodput | ratio | oracle ms | fast ms | time ratio |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut worst_proven: f64 = 1.0;
+    for &(q, m) in &[(20usize, 4usize), (50, 5), (100, 10)] {
+        for &load in &[0.8, 1.5, 3.0] {
+            for seed in 0..2u64 {
+                let inst = random::instance(&Spec::new(seed, q, m, load));
+                let t = Instant::now();
+                let oracle = milp::solve(&inst, limit_s);
+                let oracle_ms = ms(t);
+                let t = Instant::now();
+                let fast = inst.score(&greedy::solve(&inst, &Options::default()));
+                let fast_ms = ms(t);
+                match oracle {
+                    Ok(o) => {
+                        let og = inst.score(&o.matching).goodput;
+                        let ratio = if og > 0.0 { fast.goodput / og } else { 1.0 };
+                        if o.proven_optimal {
+                            worst_proven = worst_proven.min(ratio);
+                        }
+                        println!(
+                            "| {q} | {m} | {load} | {seed} | {og} | {} | {:.4} | {} | {:.3} | {oracle_ms:.1} | {fast_ms:.3} | {:.5} |",
+                            if o.proven_optimal { "yes" } else { "no" },
+                            o.gap,
+                            fast.goodput,
+                            ratio,
+                            fast_ms / oracle_ms
+                        );
+                    }
+                    Err(e) => println!("| {q} | {m} | {load} | {seed} | oracle failed: {e} | | | {} | | {oracle_ms:.1} | {fast_ms:.3} | |", fast.goodput),
+                }
+            }
+        }
+    }
+    println!("\nworst goodput ratio on instances the oracle proved optimal: {worst_proven:.3}\n");
+
+    println!("## Cost mode: serve every query (load 0.7)\n");
+    println!("| queries | machines | seed | oracle cost $/h | fast cost $/h | fast/oracle | fast serves all |");
+    println!("|---|---|---|---|---|---|---|");
+    for &(q, m) in &[(20usize, 4usize), (50, 5)] {
+        for seed in 0..2u64 {
+            let mut spec = Spec::new(seed, q, m, 0.7);
+            spec.mode = Mode::Cost;
+            let inst = random::instance(&spec);
+            let fast = inst.score(&greedy::solve(&inst, &Options::default()));
+            match milp::solve(&inst, limit_s) {
+                Ok(o) => {
+                    let oc = inst.score(&o.matching).cost_usd_per_hour;
+                    println!(
+                        "| {q} | {m} | {seed} | {oc:.3} | {:.3} | {:.3} | {} |",
+                        fast.cost_usd_per_hour,
+                        fast.cost_usd_per_hour / oc,
+                        fast.served == q
+                    );
+                }
+                Err(e) => println!(
+                    "| {q} | {m} | {seed} | {e} | {:.3} | | {} |",
+                    fast.cost_usd_per_hour,
+                    fast.served == q
+                ),
+            }
+        }
+    }
+
+    println!("\n## Scale: time per epoch and churn\n");
+    println!("| queries | machines | generate ms | solve ms (1 thread) | solve ms (2 threads) | next epoch: warm ms | churn warm | churn from scratch |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for &(q, m) in &[(1_000usize, 100usize), (10_000, 1_000), (100_000, 10_000)] {
+        let t = Instant::now();
+        let inst = random::instance(&Spec::new(7, q, m, 1.5));
+        let gen_ms = ms(t);
+        let t = Instant::now();
+        let first = greedy::solve(&inst, &Options::default());
+        let one = ms(t);
+        let t = Instant::now();
+        let _ = greedy::solve(
+            &inst,
+            &Options {
+                threads: 2,
+                ..Options::default()
+            },
+        );
+        let two = ms(t);
+        // Next epoch: 5% of the queries leave and 5% arrive; everyone else has a current plan.
+        let next = next_epoch(&inst, &first.choice, 0.05);
+        let t = Instant::now();
+        let warm = greedy::solve(&next, &Options::default());
+        let warm_ms = ms(t);
+        let cold = greedy::solve(
+            &next,
+            &Options {
+                warm_start: false,
+                ..Options::default()
+            },
+        );
+        println!(
+            "| {q} | {m} | {gen_ms:.1} | {one:.1} | {two:.1} | {warm_ms:.1} | {} | {} |",
+            next.score(&warm).churn,
+            next.score(&cold).churn
+        );
+    }
+}
+
+/// The same instance one epoch later: every `1/fraction`-th query is replaced by a new one
+/// (no current plan); the others carry their chosen candidate as current.
+fn next_epoch(inst: &Instance, choice: &[Option<u32>], fraction: f64) -> Instance {
+    let stride = (1.0 / fraction).round().max(1.0) as usize;
+    let fresh = random::instance(&Spec::new(
+        99,
+        inst.queries.len(),
+        inst.resources.len() / 2,
+        1.5,
+    ));
+    let mut next = inst.clone();
+    for (i, q) in next.queries.iter_mut().enumerate() {
+        if i % stride == 0 {
+            *q = fresh.queries[i].clone();
+            q.current = None;
+        } else {
+            q.current = choice[i];
+        }
+    }
+    next
+}
