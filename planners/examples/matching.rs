@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use compass_planners::matching::baselines;
 use compass_planners::matching::greedy::{self, Options};
 use compass_planners::matching::milp;
 use compass_planners::matching::random::{self, Spec};
@@ -22,8 +23,8 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10.0);
     println!("## Goodput mode: fast matcher vs MILP oracle (CBC, {limit_s} s limit)\n");
-    println!("| queries | machines | load | seed | oracle goodput | proven | gap | fast goodput | ratio | oracle ms | fast ms | time ratio |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| queries | machines | load | seed | oracle goodput | proven | gap | fast goodput | ratio | Vulcan ratio | VideoStorm ratio | oracle ms | fast ms | time ratio |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut worst_proven: f64 = 1.0;
     for &(q, m) in &[(20usize, 4usize), (50, 5), (100, 10)] {
         for &load in &[0.8, 1.5, 3.0] {
@@ -35,6 +36,8 @@ fn main() {
                 let t = Instant::now();
                 let fast = inst.score(&greedy::solve(&inst, &Options::default()));
                 let fast_ms = ms(t);
+                let vulcan = inst.score(&baselines::vulcan(&inst)).goodput;
+                let videostorm = inst.score(&baselines::videostorm(&inst)).goodput;
                 match oracle {
                     Ok(o) => {
                         let og = inst.score(&o.matching).goodput;
@@ -42,12 +45,15 @@ fn main() {
                         if o.proven_optimal {
                             worst_proven = worst_proven.min(ratio);
                         }
+                        let rel = |g: f64| if og > 0.0 { g / og } else { 1.0 };
                         println!(
-                            "| {q} | {m} | {load} | {seed} | {og} | {} | {:.4} | {} | {:.3} | {oracle_ms:.1} | {fast_ms:.3} | {:.5} |",
+                            "| {q} | {m} | {load} | {seed} | {og} | {} | {:.4} | {} | {:.3} | {:.3} | {:.3} | {oracle_ms:.1} | {fast_ms:.3} | {:.5} |",
                             if o.proven_optimal { "yes" } else { "no" },
                             o.gap,
                             fast.goodput,
                             ratio,
+                            rel(vulcan),
+                            rel(videostorm),
                             fast_ms / oracle_ms
                         );
                     }

@@ -11,6 +11,7 @@
 //! Both charge a churn penalty for moving a query off its current plan. [`greedy`] is the
 //! fast online matcher; `milp` (feature `milp`) is the exact oracle it is measured against.
 
+pub mod baselines;
 pub mod greedy;
 mod instance;
 #[cfg(feature = "milp")]
