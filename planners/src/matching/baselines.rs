@@ -15,19 +15,6 @@ use super::{Instance, Matching};
 
 const EPS: f64 = 1e-9;
 
-fn fits(inst: &Instance, residual: &[f64], q: usize, c: usize) -> bool {
-    inst.queries[q].candidates[c]
-        .uses
-        .iter()
-        .all(|&(r, a)| residual[r as usize] + EPS >= a)
-}
-
-fn take(inst: &Instance, residual: &mut [f64], q: usize, c: usize, sign: f64) {
-    for &(r, a) in &inst.queries[q].candidates[c].uses {
-        residual[r as usize] -= sign * a;
-    }
-}
-
 fn size(inst: &Instance, q: usize, c: usize) -> f64 {
     inst.queries[q].candidates[c]
         .uses
@@ -50,8 +37,8 @@ pub fn vulcan(inst: &Instance) -> Matching {
                     .then(b.cmp(&a))
             });
         if let Some(c) = best {
-            if fits(inst, &residual, q, c) {
-                take(inst, &mut residual, q, c, 1.0);
+            if inst.fits(&residual, q, c) {
+                inst.take(&mut residual, q, c, 1.0);
                 choice[q] = Some(c as u32);
             }
         }
@@ -80,8 +67,8 @@ pub fn videostorm(inst: &Instance) -> Matching {
         })
         .collect();
     for (q, cs) in by_size.iter().enumerate() {
-        if let Some(&c) = cs.iter().find(|&&c| fits(inst, &residual, q, c)) {
-            take(inst, &mut residual, q, c, 1.0);
+        if let Some(&c) = cs.iter().find(|&&c| inst.fits(&residual, q, c)) {
+            inst.take(&mut residual, q, c, 1.0);
             choice[q] = Some(c as u32);
         }
     }
@@ -96,9 +83,9 @@ pub fn videostorm(inst: &Instance) -> Matching {
             if let Some(&next) = cs.get(pos + 1) {
                 let gain = inst.value(q, next, scale) - here;
                 let extra = (size(inst, q, next) - size(inst, q, cur)).max(EPS);
-                take(inst, &mut residual, q, cur, -1.0);
-                let ok = fits(inst, &residual, q, next);
-                take(inst, &mut residual, q, cur, 1.0);
+                inst.take(&mut residual, q, cur, -1.0);
+                let ok = inst.fits(&residual, q, next);
+                inst.take(&mut residual, q, cur, 1.0);
                 if gain > EPS && ok && best.is_none_or(|b| gain / extra > b.0) {
                     best = Some((gain / extra, q, next));
                 }
@@ -106,9 +93,9 @@ pub fn videostorm(inst: &Instance) -> Matching {
         }
         let Some((_, q, next)) = best else { break };
         if let Some(cur) = choice[q] {
-            take(inst, &mut residual, q, cur as usize, -1.0);
+            inst.take(&mut residual, q, cur as usize, -1.0);
         }
-        take(inst, &mut residual, q, next, 1.0);
+        inst.take(&mut residual, q, next, 1.0);
         choice[q] = Some(next as u32);
     }
     Matching { choice }

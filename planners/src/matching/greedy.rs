@@ -138,19 +138,6 @@ pub fn solve(inst: &Instance, opts: &Options) -> Matching {
     Matching { choice }
 }
 
-fn fits(inst: &Instance, residual: &[f64], q: usize, c: usize) -> bool {
-    inst.queries[q].candidates[c]
-        .uses
-        .iter()
-        .all(|&(r, a)| residual[r as usize] + EPS >= a)
-}
-
-fn take(inst: &Instance, residual: &mut [f64], q: usize, c: usize, sign: f64) {
-    for &(r, a) in &inst.queries[q].candidates[c].uses {
-        residual[r as usize] -= sign * a;
-    }
-}
-
 fn footprint(inst: &Instance, q: usize, c: usize) -> f64 {
     inst.queries[q].candidates[c]
         .uses
@@ -205,9 +192,9 @@ fn solve_group(
                 let c = cur as usize;
                 if c < inst.queries[q].candidates.len()
                     && worth(q, c) > 0.0
-                    && fits(inst, residual, q, c)
+                    && inst.fits(residual, q, c)
                 {
-                    take(inst, residual, q, c, 1.0);
+                    inst.take(residual, q, c, 1.0);
                     choice[q] = Some(cur);
                 }
             }
@@ -303,8 +290,8 @@ fn fill_goodput(
         .collect();
     pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     for (_, q, c) in pairs {
-        if choice[q].is_none() && fits(inst, residual, q, c) {
-            take(inst, residual, q, c, 1.0);
+        if choice[q].is_none() && inst.fits(residual, q, c) {
+            inst.take(residual, q, c, 1.0);
             choice[q] = Some(c as u32);
         }
     }
@@ -330,14 +317,14 @@ fn fill_cost(
     order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     for (_, q) in order {
         let best = (0..inst.queries[q].candidates.len())
-            .filter(|&c| fits(inst, residual, q, c))
+            .filter(|&c| inst.fits(residual, q, c))
             .max_by(|&a, &b| {
                 inst.value(q, a, scale)
                     .total_cmp(&inst.value(q, b, scale))
                     .then(b.cmp(&a))
             });
         if let Some(c) = best {
-            take(inst, residual, q, c, 1.0);
+            inst.take(residual, q, c, 1.0);
             choice[q] = Some(c as u32);
         }
     }
@@ -367,15 +354,15 @@ fn improve(
     // Served queries move to a better candidate that fits.
     for &q in group {
         let Some(cur) = choice[q] else { continue };
-        take(inst, residual, q, cur as usize, -1.0);
+        inst.take(residual, q, cur as usize, -1.0);
         let mut best = (value_of(q, Some(cur)), cur as usize);
         for c in 0..inst.queries[q].candidates.len() {
             let v = inst.value(q, c, scale);
-            if v > best.0 + EPS && fits(inst, residual, q, c) {
+            if v > best.0 + EPS && inst.fits(residual, q, c) {
                 best = (v, c);
             }
         }
-        take(inst, residual, q, best.1, 1.0);
+        inst.take(residual, q, best.1, 1.0);
         if best.1 != cur as usize {
             choice[q] = Some(best.1 as u32);
             improved = true;
@@ -391,8 +378,8 @@ fn improve(
             if gain_q <= EPS {
                 continue;
             }
-            if fits(inst, residual, q, c) {
-                take(inst, residual, q, c, 1.0);
+            if inst.fits(residual, q, c) {
+                inst.take(residual, q, c, 1.0);
                 choice[q] = Some(c as u32);
                 improved = true;
                 break 'candidates;
@@ -407,30 +394,30 @@ fn improve(
             rivals.dedup();
             for p in rivals {
                 let Some(pc) = choice[p] else { continue };
-                take(inst, residual, p, pc as usize, -1.0);
-                if fits(inst, residual, q, c) {
-                    take(inst, residual, q, c, 1.0);
+                inst.take(residual, p, pc as usize, -1.0);
+                if inst.fits(residual, q, c) {
+                    inst.take(residual, q, c, 1.0);
                     // Where can p go now?
                     let mut alt = (inst.unserved_value(p, scale), None);
                     for c2 in 0..inst.queries[p].candidates.len() {
                         let v = inst.value(p, c2, scale);
-                        if v > alt.0 + EPS && fits(inst, residual, p, c2) {
+                        if v > alt.0 + EPS && inst.fits(residual, p, c2) {
                             alt = (v, Some(c2));
                         }
                     }
                     let gain = gain_q + alt.0 - value_of(p, Some(pc));
                     if gain > EPS {
                         if let Some(c2) = alt.1 {
-                            take(inst, residual, p, c2, 1.0);
+                            inst.take(residual, p, c2, 1.0);
                         }
                         choice[q] = Some(c as u32);
                         choice[p] = alt.1.map(|x| x as u32);
                         improved = true;
                         break 'candidates;
                     }
-                    take(inst, residual, q, c, -1.0);
+                    inst.take(residual, q, c, -1.0);
                 }
-                take(inst, residual, p, pc as usize, 1.0);
+                inst.take(residual, p, pc as usize, 1.0);
             }
         }
     }

@@ -163,6 +163,21 @@ impl Instance {
         s
     }
 
+    /// True when candidate `c` of query `q` fits in `residual` capacities.
+    pub fn fits(&self, residual: &[f64], q: usize, c: usize) -> bool {
+        self.queries[q].candidates[c]
+            .uses
+            .iter()
+            .all(|&(r, a)| residual[r as usize] + 1e-9 >= a)
+    }
+
+    /// Take (`sign` = 1) or give back (`sign` = −1) what candidate `c` of query `q` uses.
+    pub fn take(&self, residual: &mut [f64], q: usize, c: usize, sign: f64) {
+        for &(r, a) in &self.queries[q].candidates[c].uses {
+            residual[r as usize] -= sign * a;
+        }
+    }
+
     /// A matching that serves nobody.
     pub fn empty(&self) -> Matching {
         Matching {
