@@ -95,7 +95,16 @@ fn main() {
     println!("\n## Scale: time per epoch and churn\n");
     println!("| queries | machines | generate ms | solve ms (1 thread) | solve ms (2 threads) | next epoch: warm ms | churn warm | churn from scratch |");
     println!("|---|---|---|---|---|---|---|---|");
-    for &(q, m) in &[(1_000usize, 100usize), (10_000, 1_000), (100_000, 10_000)] {
+    let mut csv = String::from(
+        "queries,machines,solve_ms_1_thread,solve_ms_2_threads,warm_ms,churn_warm,churn_scratch\n",
+    );
+    for &(q, m) in &[
+        (1_000usize, 100usize),
+        (3_000, 300),
+        (10_000, 1_000),
+        (30_000, 3_000),
+        (100_000, 10_000),
+    ] {
         let t = Instant::now();
         let inst = random::instance(&Spec::new(7, q, m, 1.5));
         let gen_ms = ms(t);
@@ -123,11 +132,17 @@ fn main() {
                 ..Options::default()
             },
         );
-        println!(
-            "| {q} | {m} | {gen_ms:.1} | {one:.1} | {two:.1} | {warm_ms:.1} | {} | {} |",
-            next.score(&warm).churn,
-            next.score(&cold).churn
-        );
+        let (cw, cs) = (next.score(&warm).churn, next.score(&cold).churn);
+        println!("| {q} | {m} | {gen_ms:.1} | {one:.1} | {two:.1} | {warm_ms:.1} | {cw} | {cs} |");
+        csv.push_str(&format!(
+            "{q},{m},{one:.3},{two:.3},{warm_ms:.3},{cw},{cs}\n"
+        ));
+    }
+    // For the plot: `MATCHING_CSV=docs/matching-scale.csv`, then scripts/plot_matching.py.
+    if let Ok(path) = std::env::var("MATCHING_CSV") {
+        if let Err(e) = std::fs::write(&path, csv) {
+            eprintln!("cannot write {path}: {e}");
+        }
     }
 }
 

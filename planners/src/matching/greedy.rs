@@ -15,6 +15,12 @@
 //!    that moves to another of its candidates (or stays out if it is worth less): an
 //!    ejection chain of depth two. Served queries move to a better candidate when it fits.
 //!    Rounds repeat until nothing improves or the round limit is hit.
+//! 5. **Large-neighbourhood search** (goodput mode, only while some servable query is left
+//!    out): unassign a pseudo-random fifth of the served queries, refill with a perturbed
+//!    greedy and local search, keep the result if it is better. A work budget counted in
+//!    (query, candidate) pairs is shared among components by size, so small instances get
+//!    many iterations and large ones few or none; a component stops after 60 iterations
+//!    without improvement.
 //!
 //! Every step keeps capacities: the result never over-commits a resource.
 
@@ -30,12 +36,17 @@ pub struct Options {
     pub threads: usize,
     /// Start from each query's current candidate.
     pub warm_start: bool,
+    /// Work budget of the large-neighbourhood search, in (query, candidate) pairs examined,
+    /// shared among components by size: small instances get many destroy-and-repair
+    /// iterations, large ones few or none. Deterministic (counted, not timed).
+    pub lns_budget: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             rounds: 4,
+            lns_budget: 200_000,
             threads: 1,
             warm_start: true,
         }
@@ -157,6 +168,8 @@ enum Order {
     Bottleneck,
     /// `Sum`, perturbed by a deterministic ±25% factor per pair.
     Perturbed,
+    /// `Sum`, perturbed differently for each large-neighbourhood iteration.
+    Seeded(usize),
 }
 
 fn bottleneck(inst: &Instance, q: usize, c: usize) -> f64 {
@@ -256,15 +269,70 @@ fn solve_group(
             ));
         }
     }
-    if let Some((_, res, ch)) = best {
-        for (i, &r) in touched.iter().enumerate() {
-            residual[r] = res[i];
+    let Some((mut best_value, res, ch)) = best else {
+        return;
+    };
+    for (i, &r) in touched.iter().enumerate() {
+        residual[r] = res[i];
+    }
+    for (i, &q) in group.iter().enumerate() {
+        choice[q] = ch[i];
+    }
+    // Large-neighbourhood search: unassign a pseudo-random fifth of the served queries,
+    // refill with a perturbed greedy and local search, keep the result if it is better.
+    let pairs: usize = group
+        .iter()
+        .map(|&q| inst.queries[q].candidates.len())
+        .sum::<usize>()
+        .max(1);
+    let share = opts.lns_budget as f64 * group.len() as f64 / inst.queries.len().max(1) as f64;
+    let iterations = ((share / pairs as f64) as usize).min(MAX_LNS_ITERATIONS);
+    // Nothing to gain when every query that could be served is served.
+    let starved = group.iter().any(|&q| {
+        choice[q].is_none() && (0..inst.queries[q].candidates.len()).any(|c| worth(q, c) > 0.0)
+    });
+    let mut stale = 0;
+    for it in 0..if starved { iterations } else { 0 } {
+        if stale >= MAX_STALE_ITERATIONS {
+            break;
         }
+        let saved_res: Vec<f64> = touched.iter().map(|&r| residual[r]).collect();
+        let saved_choice: Vec<Option<u32>> = group.iter().map(|&q| choice[q]).collect();
         for (i, &q) in group.iter().enumerate() {
-            choice[q] = ch[i];
+            if let Some(c) = choice[q] {
+                if jitter(q.wrapping_add(7919 * (it + 1)), i) < 0.85 {
+                    inst.take(residual, q, c as usize, -1.0);
+                    choice[q] = None;
+                }
+            }
+        }
+        fill_goodput(inst, group, scale, Order::Seeded(it + 1), residual, choice);
+        for _ in 0..opts.rounds {
+            if !improve(inst, group, scale, residual, choice) {
+                break;
+            }
+        }
+        let value = objective(choice);
+        if value > best_value + EPS {
+            best_value = value;
+            stale = 0;
+        } else {
+            stale += 1;
+            for (i, &r) in touched.iter().enumerate() {
+                residual[r] = saved_res[i];
+            }
+            for (i, &q) in group.iter().enumerate() {
+                choice[q] = saved_choice[i];
+            }
         }
     }
 }
+
+/// Most destroy-and-repair iterations per component.
+const MAX_LNS_ITERATIONS: usize = 300;
+
+/// Stop a component's search after this many iterations without improvement.
+const MAX_STALE_ITERATIONS: usize = 60;
 
 fn fill_goodput(
     inst: &Instance,
@@ -284,6 +352,10 @@ fn fill_goodput(
                 Order::Sum => worth(q, c) / footprint(inst, q, c),
                 Order::Bottleneck => worth(q, c) / bottleneck(inst, q, c),
                 Order::Perturbed => worth(q, c) / footprint(inst, q, c) * jitter(q, c),
+                Order::Seeded(s) => {
+                    worth(q, c) / footprint(inst, q, c)
+                        * jitter(q.wrapping_mul(31).wrapping_add(s), c)
+                }
             };
             (key, q, c)
         })

@@ -17,7 +17,7 @@ fn with_random_current(mut inst: Instance, seed: u64) -> Instance {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(120))]
 
     /// Capacity is never exceeded and every choice names a real candidate, in both modes,
     /// with and without warm start, whatever the load.
@@ -28,7 +28,7 @@ proptest! {
         let mut spec = Spec::new(seed, queries, machines, load);
         spec.mode = if cost_mode { Mode::Cost } else { Mode::Goodput };
         let inst = with_random_current(random::instance(&spec), seed);
-        let m = greedy::solve(&inst, &Options { rounds, threads: 1, warm_start: warm });
+        let m = greedy::solve(&inst, &Options { rounds, threads: 1, warm_start: warm, ..Options::default() });
         prop_assert_eq!(m.choice.len(), inst.queries.len());
         for (q, c) in m.choice.iter().enumerate() {
             if let Some(c) = c {
