@@ -8,3 +8,4 @@
 
 pub mod matching;
 pub mod model;
+pub mod search;

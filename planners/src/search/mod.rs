@@ -1,0 +1,13 @@
+//! Per-query search: Gaussian-process surrogates and the constrained acquisition that picks
+//! the next plan to profile.
+//!
+//! - [`gp`]: a Gaussian process with a Matérn 5/2 kernel (one length-scale per input
+//!   dimension), hyperparameters fitted by marginal likelihood, and a Cholesky factor that
+//!   grows by one row per new sample.
+//! - [`acquisition`]: expected improvement in cost times the probabilities that latency and
+//!   accuracy meet their SLOs.
+//! - [`encoding`]: knob configurations as numbers (one-hot or ordinal).
+
+pub mod acquisition;
+pub mod encoding;
+pub mod gp;
