@@ -195,11 +195,12 @@ impl Gp {
         let n = self.len();
         let mut z = forward(&self.chol, n, v);
         for i in (0..n).rev() {
-            let mut s = z[i];
-            for k in i + 1..n {
-                s -= self.chol[k * n + i] * z[k];
-            }
-            z[i] = s / self.chol[i * n + i];
+            let tail: f64 = z[i + 1..]
+                .iter()
+                .enumerate()
+                .map(|(off, zk)| self.chol[(i + 1 + off) * n + i] * zk)
+                .sum();
+            z[i] = (z[i] - tail) / self.chol[i * n + i];
         }
         z
     }
