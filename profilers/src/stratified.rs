@@ -52,7 +52,10 @@ impl Stratified {
     /// Strata with their shares of the workload (normalized here).
     pub fn new(weights: &[(&str, f64)]) -> Result<Self, StratifiedError> {
         let total: f64 = weights.iter().map(|(_, w)| w).sum();
-        if weights.is_empty() || !total.is_finite() || weights.iter().any(|(_, w)| !(*w > 0.0)) {
+        if weights.is_empty()
+            || !total.is_finite()
+            || weights.iter().any(|(_, w)| !w.is_finite() || *w <= 0.0)
+        {
             return Err(StratifiedError::BadWeights);
         }
         Ok(Stratified {
