@@ -7,7 +7,10 @@
 //! - [`acquisition`]: expected improvement in cost times the probabilities that latency and
 //!   accuracy meet their SLOs.
 //! - [`encoding`]: knob configurations as numbers (one-hot or ordinal).
+//! - [`cluster`]: similarity clusters: which queries share one search, and which of its
+//!   candidates each member may receive.
 
 pub mod acquisition;
+pub mod cluster;
 pub mod encoding;
 pub mod gp;
