@@ -11,6 +11,7 @@
 //!   candidates each member may receive.
 
 pub mod acquisition;
+pub mod bo;
 pub mod cluster;
 pub mod encoding;
 pub mod gp;

@@ -1,0 +1,300 @@
+//! The constrained search over one cluster's plans, as ask/tell.
+//!
+//! The search profiles *configurations*: a profile measures each operator's latency (given to
+//! [`Search::tell`] in reference-GPU units) and the pipeline's accuracy. Neither depends on
+//! placement, so one profile informs every placement of that configuration through the
+//! composed model: one GP per operator predicts log reference latency from the whole
+//! configuration, and the performance model adds speed, share, transfers and queueing. One GP
+//! predicts accuracy. Cost is known exactly from the plan.
+//!
+//! [`Search::ask`] proposes the configuration of the plan with the highest
+//! improvement(cost) × P(latency ok) × P(accuracy ok) (or P(feasible) before any plan is
+//! known feasible); once a feasible incumbent exists it stops when no plan's expected gain
+//! is worth a profile, and in any case at the budget. [`Search::candidates`] returns the plans predicted feasible, cheapest first.
+
+use std::collections::BTreeSet;
+
+use ndarray::{Array1, Array2};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::acquisition::{normal_cdf, prob_at_most};
+use super::encoding::{encode, Encoding};
+use super::gp::Gp;
+use crate::model::{perf, AppModel, Config, Device, OperatorModel, Plan, Query};
+
+/// Tuning of the search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Random configurations profiled before the surrogates take over.
+    pub initial: usize,
+    /// Most configurations profiled.
+    pub budget: usize,
+    /// Stop when the best acquisition falls below this (in USD per hour of improvement,
+    /// weighted by feasibility; or feasibility alone before an incumbent exists).
+    pub min_gain: f64,
+    /// A plan is a candidate when P(feasible) reaches this.
+    pub confidence: f64,
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            initial: 3,
+            budget: 12,
+            min_gain: 1e-4,
+            confidence: 0.9,
+            seed: 0,
+        }
+    }
+}
+
+/// A plan's predictions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    pub plan: usize,
+    pub latency_ms: f64,
+    /// Relative standard deviation of the latency prediction (log space).
+    pub latency_log_sd: f64,
+    pub accuracy: f64,
+    pub accuracy_sd: f64,
+    pub cost_usd_per_hour: f64,
+    pub p_feasible: f64,
+}
+
+pub struct Search<'a> {
+    app: &'a AppModel,
+    plans: &'a [Plan],
+    devices: &'a [Device],
+    query: &'a Query,
+    settings: Settings,
+    rng: ChaCha8Rng,
+    /// Profiled configurations (mixed-radix index).
+    profiled: BTreeSet<u128>,
+    op_x: Vec<Vec<Array1<f64>>>,
+    op_y: Vec<Vec<f64>>,
+    acc_x: Vec<Array1<f64>>,
+    acc_y: Vec<f64>,
+    op_models: Vec<Option<Gp>>,
+    acc_model: Option<Gp>,
+}
+
+/// The surrogates' means as an operator model, for the performance formulas.
+struct Means<'s> {
+    op_models: &'s [Option<Gp>],
+    fallback: &'s [f64],
+}
+
+impl OperatorModel for Means<'_> {
+    fn reference_ms(&self, app: &AppModel, op: usize, config: &Config) -> f64 {
+        match &self.op_models[op] {
+            Some(gp) => gp
+                .predict(encode(app, config, Encoding::Ordinal).view())
+                .0
+                .exp(),
+            None => self.fallback[op],
+        }
+    }
+    fn accuracy(&self, _: &AppModel, _: &Config, _: &str) -> f64 {
+        0.0
+    }
+}
+
+impl<'a> Search<'a> {
+    /// Search `plans` (placements index into `devices`) for `query`, aiming at its SLOs.
+    pub fn new(
+        app: &'a AppModel,
+        plans: &'a [Plan],
+        devices: &'a [Device],
+        query: &'a Query,
+        settings: Settings,
+    ) -> Self {
+        let n = app.operator_count();
+        Search {
+            app,
+            plans,
+            devices,
+            query,
+            rng: ChaCha8Rng::seed_from_u64(settings.seed),
+            settings,
+            profiled: BTreeSet::new(),
+            op_x: vec![Vec::new(); n],
+            op_y: vec![Vec::new(); n],
+            acc_x: Vec::new(),
+            acc_y: Vec::new(),
+            op_models: vec![None; n],
+            acc_model: None,
+        }
+    }
+
+    pub fn profiles(&self) -> usize {
+        self.profiled.len()
+    }
+
+    /// The next configuration to profile, or `None` when the search is done.
+    pub fn ask(&mut self) -> Option<Config> {
+        if self.profiled.len() >= self.settings.budget
+            || self.profiled.len() as u128 >= self.app.space_size()
+        {
+            return None;
+        }
+        if self.profiled.len() < self.settings.initial {
+            let unprofiled: Vec<u128> = (0..self.app.space_size())
+                .filter(|i| !self.profiled.contains(i))
+                .collect();
+            let pick = unprofiled[self.rng.random_range(0..unprofiled.len())];
+            return self.app.config(pick).ok();
+        }
+        let preds = self.predict();
+        let best = preds
+            .iter()
+            .filter(|p| p.p_feasible >= self.settings.confidence && self.is_profiled(p.plan))
+            .map(|p| p.cost_usd_per_hour)
+            .fold(f64::INFINITY, f64::min);
+        let score = |p: &Prediction| {
+            if best.is_finite() {
+                (best - p.cost_usd_per_hour).max(0.0) * p.p_feasible
+            } else {
+                p.p_feasible
+            }
+        };
+        let top = preds
+            .iter()
+            .filter(|p| !self.is_profiled(p.plan))
+            .max_by(|a, b| score(a).total_cmp(&score(b)).then(b.plan.cmp(&a.plan)))?;
+        // "Not worth a profile" needs an incumbent to improve on; until a plan is known
+        // feasible, the search keeps looking (up to its budget).
+        if best.is_finite() && score(top) < self.settings.min_gain {
+            return None;
+        }
+        Some(self.plans[top.plan].config.clone())
+    }
+
+    fn is_profiled(&self, plan: usize) -> bool {
+        self.app
+            .index_of(&self.plans[plan].config)
+            .is_ok_and(|i| self.profiled.contains(&i))
+    }
+
+    /// Record a profile of `config`: each operator's latency in reference-GPU ms (per input,
+    /// averaged) and the mean accuracy score.
+    pub fn tell(&mut self, config: &Config, reference_ms: &[f64], accuracy: f64) {
+        let Ok(index) = self.app.index_of(config) else {
+            return;
+        };
+        self.profiled.insert(index);
+        let x = encode(self.app, config, Encoding::Ordinal);
+        for (op, &ms) in reference_ms.iter().enumerate().take(self.op_x.len()) {
+            if ms > 0.0 && ms.is_finite() {
+                self.op_x[op].push(x.clone());
+                self.op_y[op].push(ms.ln());
+            }
+        }
+        if accuracy.is_finite() {
+            self.acc_x.push(encode(self.app, config, Encoding::OneHot));
+            self.acc_y.push(accuracy);
+        }
+        let seed = self.settings.seed;
+        for op in 0..self.op_x.len() {
+            self.op_models[op] = fit(&self.op_x[op], &self.op_y[op], seed);
+        }
+        self.acc_model = fit(&self.acc_x, &self.acc_y, seed);
+    }
+
+    /// Predictions for every plan.
+    pub fn predict(&self) -> Vec<Prediction> {
+        let fallback: Vec<f64> = self
+            .op_y
+            .iter()
+            .map(|ys| {
+                if ys.is_empty() {
+                    1.0
+                } else {
+                    (ys.iter().sum::<f64>() / ys.len() as f64).exp()
+                }
+            })
+            .collect();
+        let means = Means {
+            op_models: &self.op_models,
+            fallback: &fallback,
+        };
+        self.plans
+            .iter()
+            .enumerate()
+            .filter_map(|(i, plan)| {
+                let est = perf::estimate(&means, self.app, plan, self.query, self.devices).ok()?;
+                let xo = encode(self.app, &plan.config, Encoding::Ordinal);
+                let log_sd = self
+                    .op_models
+                    .iter()
+                    .map(|m| m.as_ref().map_or(1.0, |g| g.predict(xo.view()).1.sqrt()))
+                    .fold(0.0, f64::max);
+                let (accuracy, accuracy_sd) = match &self.acc_model {
+                    Some(g) => {
+                        let (m, v) =
+                            g.predict(encode(self.app, &plan.config, Encoding::OneHot).view());
+                        (m, v.sqrt())
+                    }
+                    None => (f64::NAN, f64::INFINITY),
+                };
+                let slo = &self.query.slo;
+                let p_lat = if est.latency_ms.is_finite() {
+                    normal_cdf((slo.latency_ms.ln() - est.latency_ms.ln()) / log_sd.max(1e-6))
+                } else {
+                    0.0
+                };
+                let p_acc = match slo.accuracy {
+                    None => 1.0,
+                    Some(_) if accuracy.is_nan() => 0.5,
+                    Some(b) if b.higher_is_better => {
+                        1.0 - prob_at_most(accuracy, accuracy_sd, b.threshold)
+                    }
+                    Some(b) => prob_at_most(accuracy, accuracy_sd, b.threshold),
+                };
+                let p_cost = if slo.cost_met(est.cost_usd_per_hour) {
+                    1.0
+                } else {
+                    0.0
+                };
+                Some(Prediction {
+                    plan: i,
+                    latency_ms: est.latency_ms,
+                    latency_log_sd: log_sd,
+                    accuracy,
+                    accuracy_sd,
+                    cost_usd_per_hour: est.cost_usd_per_hour,
+                    p_feasible: p_lat * p_acc * p_cost,
+                })
+            })
+            .collect()
+    }
+
+    /// Plans predicted feasible with the configured confidence, cheapest first.
+    pub fn candidates(&self) -> Vec<Prediction> {
+        let mut c: Vec<Prediction> = self
+            .predict()
+            .into_iter()
+            .filter(|p| p.p_feasible >= self.settings.confidence)
+            .collect();
+        c.sort_by(|a, b| {
+            a.cost_usd_per_hour
+                .total_cmp(&b.cost_usd_per_hour)
+                .then(b.p_feasible.total_cmp(&a.p_feasible))
+                .then(a.plan.cmp(&b.plan))
+        });
+        c
+    }
+}
+
+fn fit(xs: &[Array1<f64>], ys: &[f64], seed: u64) -> Option<Gp> {
+    if xs.is_empty() {
+        return None;
+    }
+    let d = xs[0].len();
+    if d == 0 {
+        return None;
+    }
+    let x = Array2::from_shape_fn((xs.len(), d), |(i, j)| xs[i][j]);
+    Gp::fit(x.view(), Array1::from(ys.to_vec()).view(), 1, seed).ok()
+}

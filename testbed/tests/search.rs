@@ -1,0 +1,193 @@
+//! The constrained search on a small space, against exhaustive enumeration of the ground
+//! truth: its cheapest predicted-feasible plan must be truly feasible and as cheap as the
+//! truly cheapest feasible plan, in at least 9 of 10 seeds. The query (visual tracking at
+//! 30 fps, p95 ≤ 150 ms, MOTA ≥ 75) cannot be served by the user's laptop, so the search
+//! must trade cost against the edge server and the cloud.
+
+use compass_planners::model::{
+    perf, AccuracyBound, OperatorModel, Placement, Plan, Query, SloTargets,
+};
+use compass_planners::search::bo::{Search, Settings};
+use compass_schemas::{KnobSetting, OperatorChoice, ProfileRequest, StratumQuota, Tier};
+use compass_testbed::catalog;
+use compass_testbed::fleet::{self, FleetSpec, Tables};
+use compass_testbed::truth::GroundTruth;
+use compass_testbed::worker::World;
+
+#[test]
+fn the_search_finds_the_cheapest_feasible_plan() {
+    let tables = Tables::builtin().expect("tables");
+    let spec = catalog::builtin()
+        .expect("catalog")
+        .into_iter()
+        .find(|a| a.app_id == "visual-tracking")
+        .expect("app");
+    let mut truth = GroundTruth::new(spec).expect("truth");
+    let noisy = truth.clone();
+    truth.spec.noise.latency_cv = 0.0;
+    let app = truth.model.clone();
+    let devices = fleet::generate(&FleetSpec::sized(200, 1), &tables).expect("fleet");
+    let laptop = devices
+        .iter()
+        .position(|d| d.hardware_class == "laptop-snapdragon-x-elite" && d.link.uplink_mbps > 20.0)
+        .expect("laptop");
+    let es = devices
+        .iter()
+        .position(|d| d.tier == Tier::EdgeServer)
+        .expect("edge server");
+    let cloud = devices
+        .iter()
+        .position(|d| d.hardware_class == "a100-80gb")
+        .expect("a100");
+    let query = Query {
+        id: "q".into(),
+        app_id: app.id().into(),
+        source_device_id: devices[laptop].id.clone(),
+        rate_per_s: 30.0,
+        weight: 1.0,
+        slo: SloTargets {
+            latency_ms: 150.0,
+            latency_percentile: 95.0,
+            accuracy: Some(AccuracyBound {
+                threshold: 75.0,
+                higher_is_better: true,
+            }),
+            max_cost_usd_per_hour: None,
+        },
+        stratum: "sparse".into(),
+    };
+    let places = [laptop, es, cloud];
+    let mut plans = Vec::new();
+    for i in 0..app.space_size() {
+        for (a, &d) in places.iter().enumerate() {
+            for &t in &places[a..] {
+                plans.push(Plan {
+                    config: app.config(i).expect("config"),
+                    placements: vec![
+                        Placement {
+                            device: laptop,
+                            gpu_share: 0.0,
+                        },
+                        Placement {
+                            device: d,
+                            gpu_share: 0.5,
+                        },
+                        Placement {
+                            device: t,
+                            gpu_share: 0.0,
+                        },
+                    ],
+                });
+            }
+        }
+    }
+    // Exhaustive enumeration over the noise-free ground truth.
+    let truly_feasible = |p: &Plan| -> Option<f64> {
+        let e = perf::estimate(&truth, &app, p, &query, &devices).ok()?;
+        let acc = truth.accuracy(&app, &p.config, "sparse");
+        (e.latency_ms <= query.slo.latency_ms && acc >= 75.0).then_some(e.cost_usd_per_hour)
+    };
+    let optimum = plans
+        .iter()
+        .filter_map(truly_feasible)
+        .fold(f64::INFINITY, f64::min);
+    assert!(optimum.is_finite(), "the space has a feasible plan");
+    // At 30 fps and MOTA ≥ 75 the laptop cannot serve the query itself: the answer is a
+    // paid placement, so cost decides.
+    assert!(
+        optimum > 0.0,
+        "the cheapest feasible plan costs something ({optimum})"
+    );
+    let feasible = plans.iter().filter(|p| truly_feasible(p).is_some()).count();
+    let at_optimum = plans
+        .iter()
+        .filter(|p| truly_feasible(p).is_some_and(|c| c <= optimum + 1e-9))
+        .count();
+    eprintln!(
+        "{feasible} of {} plans are feasible, {at_optimum} at the optimum cost {optimum:.3} USD/h",
+        plans.len()
+    );
+
+    let mut found = 0;
+    let mut profiles = Vec::new();
+    for seed in 0..10u64 {
+        let mut world = World::new(vec![noisy.clone()], devices.clone(), tables.clone(), seed);
+        let settings = Settings {
+            seed,
+            ..Settings::default()
+        };
+        let mut search = Search::new(&app, &plans, &devices, &query, settings);
+        while let Some(config) = search.ask() {
+            // Profile on a cloud A100 (speed 1: measured = reference units): 4 inputs for
+            // latency, 16 for accuracy.
+            let choices: Vec<OperatorChoice> = (0..app.operator_count())
+                .map(|o| OperatorChoice {
+                    operator: app.app.operators[o].name.clone(),
+                    knobs: app.app.operators[o]
+                        .knobs
+                        .iter()
+                        .zip(app.op_choices(&config, o))
+                        .map(|(k, &c)| {
+                            KnobSetting::new(k.name.clone(), k.choices[c as usize].value.clone())
+                        })
+                        .collect(),
+                })
+                .collect();
+            let req = ProfileRequest {
+                request_id: format!("s{seed}-{}", search.profiles()),
+                app_id: app.id().into(),
+                hardware_class: "a100-80gb".into(),
+                operators: choices,
+                quotas: vec![StratumQuota {
+                    stratum: "sparse".into(),
+                    inputs: 16,
+                }],
+                decision_epoch: 0,
+                reason: String::new(),
+                event_time_ms: 0,
+            };
+            let samples = world.answer(&req, 0).expect("profile");
+            let n = samples.len() as f64;
+            let reference: Vec<f64> = (0..app.operator_count())
+                .map(|op| {
+                    samples
+                        .iter()
+                        .map(|s| s.operators[op].latency_ms)
+                        .sum::<f64>()
+                        / n
+                })
+                .collect();
+            let accuracy = samples.iter().filter_map(|s| s.accuracy).sum::<f64>() / n;
+            search.tell(&config, &reference, accuracy);
+        }
+        profiles.push(search.profiles());
+        let pick = search.candidates().into_iter().next();
+        let ok = pick
+            .as_ref()
+            .and_then(|p| truly_feasible(&plans[p.plan]))
+            .is_some_and(|cost| cost <= optimum + 1e-9);
+        found += usize::from(ok);
+        if !ok {
+            let p = pick.as_ref();
+            eprintln!(
+                "seed {seed}: pick {:?} cfg {:?} placement {:?} truth {:?} pred lat {:?} acc {:?} p {:?}",
+                p.map(|p| p.plan),
+                p.map(|p| &plans[p.plan].config.0),
+                p.map(|p| plans[p.plan].placements.iter().map(|x| devices[x.device].tier).collect::<Vec<_>>()),
+                p.and_then(|p| truly_feasible(&plans[p.plan])),
+                p.map(|p| p.latency_ms),
+                p.map(|p| p.accuracy),
+                p.map(|p| p.p_feasible)
+            );
+        }
+    }
+    eprintln!(
+        "search: cheapest feasible found in {found} of 10 seeds; configurations profiled per search {profiles:?} of {} ({} plans)",
+        app.space_size(),
+        plans.len()
+    );
+    assert!(
+        found >= 9,
+        "found the cheapest feasible plan in only {found} of 10 seeds"
+    );
+}
