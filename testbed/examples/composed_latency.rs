@@ -21,7 +21,7 @@ use compass_planners::model::{
 };
 use compass_planners::search::encoding::{encode, Encoding};
 use compass_planners::search::gp::Gp;
-use compass_schemas::{KnobSetting, OperatorChoice, ProfileRequest, StratumQuota, Tier};
+use compass_schemas::{ProfileRequest, StratumQuota, Tier};
 use compass_testbed::catalog;
 use compass_testbed::fleet::{self, FleetSpec, Tables};
 use compass_testbed::truth::GroundTruth;
@@ -162,27 +162,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let mut end_to_end = 0.0;
                 for op in 0..app.operator_count() {
                     let dev = &devices[plan.placements[op].device];
-                    let choices: Vec<OperatorChoice> = (0..=op)
-                        .map(|o| OperatorChoice {
-                            operator: app.app.operators[o].name.clone(),
-                            knobs: app.app.operators[o]
-                                .knobs
-                                .iter()
-                                .zip(app.op_choices(&plan.config, o))
-                                .map(|(k, &c)| {
-                                    KnobSetting::new(
-                                        k.name.clone(),
-                                        k.choices[c as usize].value.clone(),
-                                    )
-                                })
-                                .collect(),
-                        })
-                        .collect();
                     let req = ProfileRequest {
                         request_id: format!("r{pi}-{op}"),
                         app_id: app.id().into(),
                         hardware_class: dev.hardware_class.clone(),
-                        operators: choices,
+                        operators: app.operator_choices(&plan.config, op + 1),
                         quotas: vec![StratumQuota {
                             stratum: "sparse".into(),
                             inputs: 1,

@@ -8,7 +8,7 @@ use compass_planners::model::{
     perf, AccuracyBound, OperatorModel, Placement, Plan, Query, SloTargets,
 };
 use compass_planners::search::bo::{Search, Settings};
-use compass_schemas::{KnobSetting, OperatorChoice, ProfileRequest, StratumQuota, Tier};
+use compass_schemas::{ProfileRequest, StratumQuota, Tier};
 use compass_testbed::catalog;
 use compass_testbed::fleet::{self, FleetSpec, Tables};
 use compass_testbed::truth::GroundTruth;
@@ -120,24 +120,11 @@ fn the_search_finds_the_cheapest_feasible_plan() {
         while let Some(config) = search.ask() {
             // Profile on a cloud A100 (speed 1: measured = reference units): 4 inputs for
             // latency, 16 for accuracy.
-            let choices: Vec<OperatorChoice> = (0..app.operator_count())
-                .map(|o| OperatorChoice {
-                    operator: app.app.operators[o].name.clone(),
-                    knobs: app.app.operators[o]
-                        .knobs
-                        .iter()
-                        .zip(app.op_choices(&config, o))
-                        .map(|(k, &c)| {
-                            KnobSetting::new(k.name.clone(), k.choices[c as usize].value.clone())
-                        })
-                        .collect(),
-                })
-                .collect();
             let req = ProfileRequest {
                 request_id: format!("s{seed}-{}", search.profiles()),
                 app_id: app.id().into(),
                 hardware_class: "a100-80gb".into(),
-                operators: choices,
+                operators: app.operator_choices(&config, app.operator_count()),
                 quotas: vec![StratumQuota {
                     stratum: "sparse".into(),
                     inputs: 16,

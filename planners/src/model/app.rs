@@ -4,7 +4,9 @@
 //! 0..size in mixed radix (the last knob varies fastest), so a search can enumerate or sample
 //! them without materializing the space.
 
-use compass_schemas::{Application, KnobChoice, Limits, OperatorKind, Record, Tier};
+use compass_schemas::{
+    Application, KnobChoice, KnobSetting, Limits, OperatorChoice, OperatorKind, Record, Tier,
+};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ModelError {
@@ -173,6 +175,27 @@ impl AppModel {
         self.chosen(config, op)
             .map(|c| c.output_bytes_per_input)
             .fold(0.0, f64::max)
+    }
+
+    /// The knob settings of operator `op` under `config`, as records carry them.
+    pub fn knob_settings(&self, config: &Config, op: usize) -> Vec<KnobSetting> {
+        self.app.operators[op]
+            .knobs
+            .iter()
+            .zip(self.op_choices(config, op))
+            .map(|(k, &c)| KnobSetting::new(k.name.clone(), k.choices[c as usize].value.clone()))
+            .collect()
+    }
+
+    /// The first `count` operators with their knob settings: the prefix a profile request
+    /// asks workers to run.
+    pub fn operator_choices(&self, config: &Config, count: usize) -> Vec<OperatorChoice> {
+        (0..count.min(self.operator_count()))
+            .map(|op| OperatorChoice {
+                operator: self.app.operators[op].name.clone(),
+                knobs: self.knob_settings(config, op),
+            })
+            .collect()
     }
 
     /// API charge per input item of operator `op`, in USD.
