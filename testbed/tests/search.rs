@@ -148,6 +148,34 @@ fn the_search_finds_the_cheapest_feasible_plan() {
             search.tell(&config, &reference, accuracy);
         }
         profiles.push(search.profiles());
+        // The alternatives for the matcher: distinct plans, all predicted feasible, the first
+        // the cheapest, and more than one tier among them when the space allows it.
+        let diverse = search.diverse_candidates(4);
+        let mut ids: Vec<usize> = diverse.iter().map(|p| p.plan).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), diverse.len(), "distinct plans");
+        assert!(diverse.iter().all(|p| p.p_feasible >= 0.9));
+        if let (Some(first), Some(cheapest)) = (diverse.first(), search.candidates().first()) {
+            assert_eq!(first.plan, cheapest.plan);
+        }
+        let tiers: std::collections::BTreeSet<_> = diverse
+            .iter()
+            .map(|p| devices[plans[p.plan].placements[1].device].tier)
+            .collect();
+        if search
+            .candidates()
+            .iter()
+            .map(|p| devices[plans[p.plan].placements[1].device].tier)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1
+        {
+            assert!(
+                tiers.len() > 1,
+                "seed {seed}: alternatives on one tier only"
+            );
+        }
         let pick = search.candidates().into_iter().next();
         let ok = pick
             .as_ref()

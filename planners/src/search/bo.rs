@@ -287,6 +287,58 @@ impl<'a> Search<'a> {
     }
 }
 
+impl Search<'_> {
+    /// Up to `k` candidates that spend resources differently, so that the global matcher has
+    /// alternatives under contention: the cheapest, the most accurate, the one that keeps the
+    /// most operators on the user's own device, the one that puts the most in the cloud, then
+    /// the next cheapest.
+    pub fn diverse_candidates(&self, k: usize) -> Vec<Prediction> {
+        let all = self.candidates();
+        if all.is_empty() || k == 0 {
+            return Vec::new();
+        }
+        let count = |p: &Prediction, tier: crate::model::Tier| {
+            self.plans[p.plan]
+                .placements
+                .iter()
+                .filter(|x| self.devices[x.device].tier == tier)
+                .count()
+        };
+        let better_accuracy = |a: &Prediction, b: &Prediction| {
+            let higher = self.query.slo.accuracy.is_none_or(|x| x.higher_is_better);
+            if higher {
+                a.accuracy.total_cmp(&b.accuracy)
+            } else {
+                b.accuracy.total_cmp(&a.accuracy)
+            }
+        };
+        let picks = [
+            Some(0),
+            (0..all.len()).max_by(|&a, &b| better_accuracy(&all[a], &all[b]).then(b.cmp(&a))),
+            (0..all.len()).max_by(|&a, &b| {
+                count(&all[a], crate::model::Tier::Edge)
+                    .cmp(&count(&all[b], crate::model::Tier::Edge))
+                    .then(b.cmp(&a))
+            }),
+            (0..all.len()).max_by(|&a, &b| {
+                count(&all[a], crate::model::Tier::Cloud)
+                    .cmp(&count(&all[b], crate::model::Tier::Cloud))
+                    .then(b.cmp(&a))
+            }),
+        ];
+        let mut chosen: Vec<usize> = Vec::new();
+        for i in picks.into_iter().flatten().chain(0..all.len()) {
+            if chosen.len() >= k {
+                break;
+            }
+            if !chosen.contains(&i) {
+                chosen.push(i);
+            }
+        }
+        chosen.into_iter().map(|i| all[i].clone()).collect()
+    }
+}
+
 fn fit(xs: &[Array1<f64>], ys: &[f64], seed: u64) -> Option<Gp> {
     if xs.is_empty() {
         return None;
