@@ -8,14 +8,39 @@ use compass_planners::model::{
     perf, AccuracyBound, OperatorModel, Placement, Plan, Query, SloTargets,
 };
 use compass_planners::search::bo::{Search, Settings};
+use compass_planners::search::vulcan::Vulcan;
 use compass_schemas::{ProfileRequest, StratumQuota, Tier};
 use compass_testbed::catalog;
 use compass_testbed::fleet::{self, FleetSpec, Tables};
 use compass_testbed::truth::GroundTruth;
-use compass_testbed::worker::World;
+use compass_testbed::worker::{Deployed, World};
 
-#[test]
-fn the_search_finds_the_cheapest_feasible_plan() {
+struct Fixture {
+    tables: Tables,
+    truth: GroundTruth,
+    noisy: GroundTruth,
+    devices: Vec<compass_planners::model::Device>,
+    query: Query,
+    plans: Vec<Plan>,
+    optimum: f64,
+}
+
+impl Fixture {
+    fn truly_feasible(&self, p: &Plan) -> Option<f64> {
+        let e = perf::estimate(
+            &self.truth,
+            &self.truth.model,
+            p,
+            &self.query,
+            &self.devices,
+        )
+        .ok()?;
+        let acc = self.truth.accuracy(&self.truth.model, &p.config, "sparse");
+        (e.latency_ms <= self.query.slo.latency_ms && acc >= 75.0).then_some(e.cost_usd_per_hour)
+    }
+}
+
+fn fixture() -> Fixture {
     let tables = Tables::builtin().expect("tables");
     let spec = catalog::builtin()
         .expect("catalog")
@@ -82,41 +107,66 @@ fn the_search_finds_the_cheapest_feasible_plan() {
         }
     }
     // Exhaustive enumeration over the noise-free ground truth.
-    let truly_feasible = |p: &Plan| -> Option<f64> {
-        let e = perf::estimate(&truth, &app, p, &query, &devices).ok()?;
-        let acc = truth.accuracy(&app, &p.config, "sparse");
-        (e.latency_ms <= query.slo.latency_ms && acc >= 75.0).then_some(e.cost_usd_per_hour)
+    let mut f = Fixture {
+        tables,
+        truth,
+        noisy,
+        devices,
+        query,
+        plans,
+        optimum: f64::INFINITY,
     };
-    let optimum = plans
+    f.optimum = f
+        .plans
         .iter()
-        .filter_map(truly_feasible)
+        .filter_map(|p| f.truly_feasible(p))
         .fold(f64::INFINITY, f64::min);
-    assert!(optimum.is_finite(), "the space has a feasible plan");
+    assert!(f.optimum.is_finite(), "the space has a feasible plan");
     // At 30 fps and MOTA ≥ 75 the laptop cannot serve the query itself: the answer is a
     // paid placement, so cost decides.
     assert!(
-        optimum > 0.0,
-        "the cheapest feasible plan costs something ({optimum})"
+        f.optimum > 0.0,
+        "the cheapest feasible plan costs something ({})",
+        f.optimum
     );
-    let feasible = plans.iter().filter(|p| truly_feasible(p).is_some()).count();
-    let at_optimum = plans
+    let feasible = f
+        .plans
         .iter()
-        .filter(|p| truly_feasible(p).is_some_and(|c| c <= optimum + 1e-9))
+        .filter(|p| f.truly_feasible(p).is_some())
+        .count();
+    let at_optimum = f
+        .plans
+        .iter()
+        .filter(|p| f.truly_feasible(p).is_some_and(|c| c <= f.optimum + 1e-9))
         .count();
     eprintln!(
-        "{feasible} of {} plans are feasible, {at_optimum} at the optimum cost {optimum:.3} USD/h",
-        plans.len()
+        "{feasible} of {} plans are feasible, {at_optimum} at the optimum cost {:.3} USD/h",
+        f.plans.len(),
+        f.optimum
     );
+    f
+}
 
+#[test]
+fn the_search_finds_the_cheapest_feasible_plan() {
+    let f = fixture();
+    let (app, plans, devices, query, optimum) =
+        (&f.truth.model, &f.plans, &f.devices, &f.query, f.optimum);
+    let truly_feasible = |p: &Plan| f.truly_feasible(p);
     let mut found = 0;
     let mut profiles = Vec::new();
     for seed in 0..10u64 {
-        let mut world = World::new(vec![noisy.clone()], devices.clone(), tables.clone(), seed);
+        let mut world = World::new(
+            vec![f.noisy.clone()],
+            devices.clone(),
+            f.tables.clone(),
+            seed,
+        );
         let settings = Settings {
             seed,
             ..Settings::default()
         };
-        let mut search = Search::new(&app, &plans, &devices, &query, settings);
+        let mut search = Search::new(app, plans, devices, query, settings);
         while let Some(config) = search.ask() {
             // Profile on a cloud A100 (speed 1: measured = reference units): 4 inputs for
             // latency, 16 for accuracy.
@@ -205,4 +255,114 @@ fn the_search_finds_the_cheapest_feasible_plan() {
         found >= 9,
         "found the cheapest feasible plan in only {found} of 10 seeds"
     );
+}
+
+/// One profile for Compass's search: the configuration on an A100, 16 inputs.
+fn profile(
+    world: &mut World,
+    app: &compass_planners::model::AppModel,
+    config: &compass_planners::model::Config,
+    tag: &str,
+) -> (Vec<f64>, f64) {
+    let req = ProfileRequest {
+        request_id: tag.into(),
+        app_id: app.id().into(),
+        hardware_class: "a100-80gb".into(),
+        operators: app.operator_choices(config, app.operator_count()),
+        quotas: vec![StratumQuota {
+            stratum: "sparse".into(),
+            inputs: 16,
+        }],
+        decision_epoch: 0,
+        reason: String::new(),
+        event_time_ms: 0,
+    };
+    let samples = world.answer(&req, 0).expect("profile");
+    let n = samples.len() as f64;
+    let reference = (0..app.operator_count())
+        .map(|op| {
+            samples
+                .iter()
+                .map(|s| s.operators[op].latency_ms)
+                .sum::<f64>()
+                / n
+        })
+        .collect();
+    (
+        reference,
+        samples.iter().filter_map(|s| s.accuracy).sum::<f64>() / n,
+    )
+}
+
+/// Profiles until each searcher's recommendation is truly feasible: Compass's search
+/// (configurations, composed over placements) against Vulcan's (whole plans, one
+/// optimization per placement). Reported, and Compass must not need more.
+#[test]
+fn compass_needs_fewer_profiles_than_vulcan_to_a_feasible_plan() {
+    let f = fixture();
+    let (app, plans, devices, query) = (&f.truth.model, &f.plans, &f.devices, &f.query);
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for seed in 0..10u64 {
+        let mut world = World::new(
+            vec![f.noisy.clone()],
+            devices.clone(),
+            f.tables.clone(),
+            seed,
+        );
+        let mut search = Search::new(
+            app,
+            plans,
+            devices,
+            query,
+            Settings {
+                seed,
+                budget: 20,
+                ..Settings::default()
+            },
+        );
+        let mut first = None;
+        while let Some(config) = search.ask() {
+            let (reference, accuracy) = profile(&mut world, app, &config, &format!("c{seed}"));
+            search.tell(&config, &reference, accuracy);
+            if search
+                .candidates()
+                .first()
+                .is_some_and(|p| f.truly_feasible(&plans[p.plan]).is_some())
+            {
+                first = Some(search.profiles());
+                break;
+            }
+        }
+        ours.push(first.unwrap_or(usize::MAX));
+
+        let mut vulcan = Vulcan::new(app, plans, devices, query, seed);
+        let mut first = None;
+        while let Some(i) = vulcan.ask() {
+            let d = Deployed {
+                query: query.clone(),
+                plan: plans[i].clone(),
+            };
+            let r = world.realize(&[d], 2.0);
+            vulcan.tell(i, r[0].latency_ms, r[0].accuracy);
+            if vulcan
+                .best()
+                .is_some_and(|b| f.truly_feasible(&plans[b]).is_some())
+            {
+                first = Some(vulcan.profiles());
+                break;
+            }
+        }
+        theirs.push(first.unwrap_or(usize::MAX));
+    }
+    let median = |v: &mut Vec<usize>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    let (mo, mt) = (median(&mut ours.clone()), median(&mut theirs.clone()));
+    eprintln!("profiles to a truly feasible recommendation: Compass {ours:?} (median {mo}), Vulcan {theirs:?} (median {mt}), ratio {:.1}x", mt as f64 / mo as f64);
+    assert!(
+        ours.iter().all(|&x| x != usize::MAX),
+        "Compass always reaches a feasible plan"
+    );
+    assert!(mo <= mt, "Compass needs no more profiles than Vulcan");
 }

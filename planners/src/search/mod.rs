@@ -15,3 +15,4 @@ pub mod bo;
 pub mod cluster;
 pub mod encoding;
 pub mod gp;
+pub mod vulcan;
