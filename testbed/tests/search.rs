@@ -366,3 +366,94 @@ fn compass_needs_fewer_profiles_than_vulcan_to_a_feasible_plan() {
     );
     assert!(mo <= mt, "Compass needs no more profiles than Vulcan");
 }
+
+/// One profile with the precision-aware profiler deciding how many inputs it needs: batches
+/// of 4, at most 32, stopping once the accuracy interval is clearly on one side of the
+/// threshold. Returns reference latencies, mean accuracy and the inputs used.
+fn profile_precise(
+    world: &mut World,
+    app: &compass_planners::model::AppModel,
+    config: &compass_planners::model::Config,
+    tag: &str,
+) -> (Vec<f64>, f64, u64) {
+    use compass_profilers::decision::{profile as run, Test};
+    use compass_profilers::stratified::Stratified;
+    let mut latencies: Vec<Vec<f64>> = Vec::new();
+    let test = Test {
+        threshold: 75.0,
+        higher_is_better: true,
+        alpha: 0.05,
+        max_looks: 8,
+        incumbent: None,
+    };
+    let est = Stratified::new(&[("sparse", 1.0)]).expect("strata");
+    let outcome = run(est, &test, 4, 32, |stratum| {
+        let req = ProfileRequest {
+            request_id: tag.into(),
+            app_id: app.id().into(),
+            hardware_class: "a100-80gb".into(),
+            operators: app.operator_choices(config, app.operator_count()),
+            quotas: vec![StratumQuota {
+                stratum: stratum.into(),
+                inputs: 1,
+            }],
+            decision_epoch: 0,
+            reason: String::new(),
+            event_time_ms: 0,
+        };
+        let s = world.answer(&req, 0).expect("profile");
+        latencies.push(s[0].operators.iter().map(|o| o.latency_ms).collect());
+        s[0].accuracy.unwrap_or(f64::NAN)
+    });
+    let n = latencies.len() as f64;
+    let reference = (0..app.operator_count())
+        .map(|op| latencies.iter().map(|l| l[op]).sum::<f64>() / n)
+        .collect();
+    (reference, outcome.mean.unwrap_or(f64::NAN), outcome.samples)
+}
+
+#[test]
+fn the_search_with_the_precision_aware_profiler_still_finds_the_optimum() {
+    let f = fixture();
+    let (app, plans, devices, query) = (&f.truth.model, &f.plans, &f.devices, &f.query);
+    let (mut found, mut inputs, mut profiles) = (0, 0u64, 0usize);
+    for seed in 0..10u64 {
+        let mut world = World::new(
+            vec![f.noisy.clone()],
+            devices.clone(),
+            f.tables.clone(),
+            seed,
+        );
+        let mut search = Search::new(
+            app,
+            plans,
+            devices,
+            query,
+            Settings {
+                seed,
+                ..Settings::default()
+            },
+        );
+        while let Some(config) = search.ask() {
+            let (reference, accuracy, used) =
+                profile_precise(&mut world, app, &config, &format!("p{seed}"));
+            inputs += used;
+            search.tell(&config, &reference, accuracy);
+        }
+        profiles += search.profiles();
+        let ok = search
+            .candidates()
+            .first()
+            .and_then(|p| f.truly_feasible(&plans[p.plan]))
+            .is_some_and(|c| c <= f.optimum + 1e-9);
+        found += usize::from(ok);
+    }
+    let per_profile = inputs as f64 / profiles as f64;
+    // Reported, not asserted: with one stratum and α split over 8 looks, plans near the
+    // threshold run to the cap, so the average can exceed a fixed 16.
+    eprintln!("precision-aware profiling: cheapest feasible in {found} of 10 seeds; {per_profile:.1} inputs per profile on average (fixed profiling uses 16, the cap is 32)");
+    assert!(
+        found >= 9,
+        "found the cheapest feasible plan in only {found} of 10 seeds"
+    );
+}
