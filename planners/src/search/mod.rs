@@ -9,6 +9,8 @@
 //! - [`encoding`]: knob configurations as numbers (one-hot or ordinal).
 //! - [`cluster`]: similarity clusters: which queries share one search, and which of its
 //!   candidates each member may receive.
+//! - [`bo`]: the ask/tell search over one cluster's plans, on composed surrogates.
+//! - [`vulcan`]: Vulcan's search (one optimization per placement), the baseline.
 
 pub mod acquisition;
 pub mod bo;
