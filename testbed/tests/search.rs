@@ -168,33 +168,8 @@ fn the_search_finds_the_cheapest_feasible_plan() {
         };
         let mut search = Search::new(app, plans, devices, query, settings);
         while let Some(config) = search.ask() {
-            // Profile on a cloud A100 (speed 1: measured = reference units): 4 inputs for
-            // latency, 16 for accuracy.
-            let req = ProfileRequest {
-                request_id: format!("s{seed}-{}", search.profiles()),
-                app_id: app.id().into(),
-                hardware_class: "a100-80gb".into(),
-                operators: app.operator_choices(&config, app.operator_count()),
-                quotas: vec![StratumQuota {
-                    stratum: "sparse".into(),
-                    inputs: 16,
-                }],
-                decision_epoch: 0,
-                reason: String::new(),
-                event_time_ms: 0,
-            };
-            let samples = world.answer(&req, 0).expect("profile");
-            let n = samples.len() as f64;
-            let reference: Vec<f64> = (0..app.operator_count())
-                .map(|op| {
-                    samples
-                        .iter()
-                        .map(|s| s.operators[op].latency_ms)
-                        .sum::<f64>()
-                        / n
-                })
-                .collect();
-            let accuracy = samples.iter().filter_map(|s| s.accuracy).sum::<f64>() / n;
+            // Profile on a cloud A100 (speed 1: measured = reference units), 16 inputs.
+            let (reference, accuracy) = profile(&mut world, app, &config, &format!("s{seed}"));
             search.tell(&config, &reference, accuracy);
         }
         profiles.push(search.profiles());
