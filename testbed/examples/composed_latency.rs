@@ -17,7 +17,7 @@
 //! Both predict every plan; the error is against the noise-free ground truth.
 
 use compass_planners::model::{
-    perf, AppModel, Config, Device, OperatorModel, Placement, Plan, Query, SloTargets,
+    enumerate_plans, perf, AppModel, Config, Device, OperatorModel, Plan, Query, SloTargets,
 };
 use compass_planners::search::encoding::{encode, Encoding};
 use compass_planners::search::gp::Gp;
@@ -96,30 +96,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // Every plan: 20 configurations x (detect, track) placements with data flowing upward.
     let places = [laptop, es, cloud];
-    let mut plans = Vec::new();
-    for i in 0..app.space_size() {
-        for (a, &d) in places.iter().enumerate() {
-            for &t in &places[a..] {
-                plans.push(Plan {
-                    config: app.config(i)?,
-                    placements: vec![
-                        Placement {
-                            device: laptop,
-                            gpu_share: 0.0,
-                        },
-                        Placement {
-                            device: d,
-                            gpu_share: 0.5,
-                        },
-                        Placement {
-                            device: t,
-                            gpu_share: 0.0,
-                        },
-                    ],
-                });
-            }
-        }
-    }
+    // Every plan: each configuration with the detector and tracker on any of the three
+    // devices, data flowing upward.
+    let plans = enumerate_plans(&app, &devices, &places, 0.5)?;
     // Plans whose queue cannot keep up have infinite latency: leave them out.
     let mut truth_ms = Vec::new();
     let mut stable = Vec::new();

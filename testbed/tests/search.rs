@@ -5,7 +5,7 @@
 //! must trade cost against the edge server and the cloud.
 
 use compass_planners::model::{
-    perf, AccuracyBound, OperatorModel, Placement, Plan, Query, SloTargets,
+    enumerate_plans, perf, AccuracyBound, OperatorModel, Plan, Query, SloTargets,
 };
 use compass_planners::search::bo::{Search, Settings};
 use compass_planners::search::vulcan::Vulcan;
@@ -82,30 +82,9 @@ fn fixture() -> Fixture {
         stratum: "sparse".into(),
     };
     let places = [laptop, es, cloud];
-    let mut plans = Vec::new();
-    for i in 0..app.space_size() {
-        for (a, &d) in places.iter().enumerate() {
-            for &t in &places[a..] {
-                plans.push(Plan {
-                    config: app.config(i).expect("config"),
-                    placements: vec![
-                        Placement {
-                            device: laptop,
-                            gpu_share: 0.0,
-                        },
-                        Placement {
-                            device: d,
-                            gpu_share: 0.5,
-                        },
-                        Placement {
-                            device: t,
-                            gpu_share: 0.0,
-                        },
-                    ],
-                });
-            }
-        }
-    }
+    // Every plan: each configuration with the detector and tracker on any of the three
+    // devices, data flowing upward.
+    let plans = enumerate_plans(&app, &devices, &places, 0.5).expect("plans");
     // Exhaustive enumeration over the noise-free ground truth.
     let mut f = Fixture {
         tables,

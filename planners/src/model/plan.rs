@@ -105,3 +105,64 @@ impl Plan {
         Ok(())
     }
 }
+
+/// Every plan of `app` whose operators run on devices among `candidates` (indices into
+/// `devices`), DNN operators holding `gpu_share` of a GPU. Placements that fail
+/// [`Plan::check`] (tier not allowed, no GPU, data flowing down) are left out.
+/// Configurations vary slowest, then each operator's device in operator order, the last
+/// operator fastest. The product grows as configurations × candidates^operators: meant for
+/// small spaces (tests, exhaustive baselines).
+pub fn enumerate_plans(
+    app: &AppModel,
+    devices: &[Device],
+    candidates: &[usize],
+    gpu_share: f64,
+) -> Result<Vec<Plan>, PlanError> {
+    let ops = app.operator_count();
+    let mut out = Vec::new();
+    if candidates.is_empty() {
+        return Ok(out);
+    }
+    for i in 0..app.space_size() {
+        let config = app.config(i)?;
+        let mut digits = vec![0usize; ops];
+        loop {
+            let placements = digits
+                .iter()
+                .enumerate()
+                .map(|(op, &d)| Placement {
+                    device: candidates[d],
+                    gpu_share: if app.kind(op) == compass_schemas::OperatorKind::Dnn {
+                        gpu_share
+                    } else {
+                        0.0
+                    },
+                })
+                .collect();
+            let plan = Plan {
+                config: config.clone(),
+                placements,
+            };
+            if plan.check(app, devices).is_ok() {
+                out.push(plan);
+            }
+            // Next placement, last operator fastest.
+            let mut k = ops;
+            loop {
+                if k == 0 {
+                    break;
+                }
+                k -= 1;
+                digits[k] += 1;
+                if digits[k] < candidates.len() {
+                    break;
+                }
+                digits[k] = 0;
+            }
+            if digits.iter().all(|&d| d == 0) {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}

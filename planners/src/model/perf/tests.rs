@@ -244,3 +244,31 @@ fn slo_checks_respect_metric_direction() {
     assert!(!q.slo.all_met(150.0, 0.4, 1.0));
     assert!(!q.slo.all_met(150.0, 0.5, 3.0));
 }
+
+#[test]
+fn enumeration_keeps_only_plans_that_pass_the_checks() {
+    // capture may only run on the phone; detect on the server or the cloud (the phone has
+    // no GPU): 2 configurations x 2 placements.
+    let plans = crate::model::enumerate_plans(&app(), &devices(), &[0, 1, 2], 0.5).expect("plans");
+    assert_eq!(plans.len(), 4);
+    for p in &plans {
+        p.check(&app(), &devices())
+            .expect("every enumerated plan is valid");
+        assert_eq!(
+            p.placements[0],
+            Placement {
+                device: 0,
+                gpu_share: 0.0
+            }
+        );
+        assert_eq!(p.placements[1].gpu_share, 0.5);
+    }
+    assert_eq!(
+        plans[0].placements[1].device, 1,
+        "last operator varies fastest"
+    );
+    assert_eq!(plans[1].placements[1].device, 2);
+    assert!(crate::model::enumerate_plans(&app(), &devices(), &[], 0.5)
+        .expect("plans")
+        .is_empty());
+}
