@@ -12,7 +12,7 @@
 //! known feasible); once a feasible incumbent exists it stops when no plan's expected gain
 //! is worth a profile, and in any case at the budget. [`Search::candidates`] returns the plans predicted feasible, cheapest first.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
@@ -80,21 +80,27 @@ pub struct Search<'a> {
     acc_model: Option<Gp>,
 }
 
-/// The surrogates' means as an operator model, for the performance formulas.
+/// What the surrogates say about one configuration (independent of placement).
+struct ConfigBelief {
+    /// Per operator: predicted reference latency, ms.
+    reference_ms: Vec<f64>,
+    /// Largest per-operator standard deviation of log latency.
+    latency_log_sd: f64,
+    accuracy: f64,
+    accuracy_sd: f64,
+}
+
+/// The beliefs as an operator model, for the performance formulas.
 struct Means<'s> {
-    op_models: &'s [Option<Gp>],
-    fallback: &'s [f64],
+    beliefs: &'s HashMap<u128, ConfigBelief>,
 }
 
 impl OperatorModel for Means<'_> {
     fn reference_ms(&self, app: &AppModel, op: usize, config: &Config) -> f64 {
-        match &self.op_models[op] {
-            Some(gp) => gp
-                .predict(encode(app, config, Encoding::Ordinal).view())
-                .0
-                .exp(),
-            None => self.fallback[op],
-        }
+        app.index_of(config)
+            .ok()
+            .and_then(|i| self.beliefs.get(&i))
+            .map_or(f64::NAN, |b| b.reference_ms[op])
     }
     fn accuracy(&self, _: &AppModel, _: &Config, _: &str) -> f64 {
         0.0
@@ -215,21 +221,27 @@ impl<'a> Search<'a> {
                 }
             })
             .collect();
-        let means = Means {
-            op_models: &self.op_models,
-            fallback: &fallback,
-        };
-        self.plans
-            .iter()
-            .enumerate()
-            .filter_map(|(i, plan)| {
-                let est = perf::estimate(&means, self.app, plan, self.query, self.devices).ok()?;
+        // Every plan of a configuration shares its surrogate answers: ask once per
+        // configuration, not once per plan.
+        let mut beliefs: HashMap<u128, ConfigBelief> = HashMap::new();
+        for plan in self.plans {
+            let Ok(index) = self.app.index_of(&plan.config) else {
+                continue;
+            };
+            beliefs.entry(index).or_insert_with(|| {
                 let xo = encode(self.app, &plan.config, Encoding::Ordinal);
-                let log_sd = self
+                let per_op: Vec<(f64, f64)> = self
                     .op_models
                     .iter()
-                    .map(|m| m.as_ref().map_or(1.0, |g| g.predict(xo.view()).1.sqrt()))
-                    .fold(0.0, f64::max);
+                    .zip(&fallback)
+                    .map(|(m, fb)| match m {
+                        Some(g) => {
+                            let (mean, var) = g.predict(xo.view());
+                            (mean.exp(), var.sqrt())
+                        }
+                        None => (*fb, 1.0),
+                    })
+                    .collect();
                 let (accuracy, accuracy_sd) = match &self.acc_model {
                     Some(g) => {
                         let (m, v) =
@@ -238,6 +250,23 @@ impl<'a> Search<'a> {
                     }
                     None => (f64::NAN, f64::INFINITY),
                 };
+                ConfigBelief {
+                    reference_ms: per_op.iter().map(|p| p.0).collect(),
+                    latency_log_sd: per_op.iter().map(|p| p.1).fold(0.0, f64::max),
+                    accuracy,
+                    accuracy_sd,
+                }
+            });
+        }
+        let means = Means { beliefs: &beliefs };
+        self.plans
+            .iter()
+            .enumerate()
+            .filter_map(|(i, plan)| {
+                let belief = beliefs.get(&self.app.index_of(&plan.config).ok()?)?;
+                let est = perf::estimate(&means, self.app, plan, self.query, self.devices).ok()?;
+                let (log_sd, accuracy, accuracy_sd) =
+                    (belief.latency_log_sd, belief.accuracy, belief.accuracy_sd);
                 let slo = &self.query.slo;
                 let p_lat = if est.latency_ms.is_finite() {
                     normal_cdf((slo.latency_ms.ln() - est.latency_ms.ln()) / log_sd.max(1e-6))
