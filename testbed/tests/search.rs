@@ -26,6 +26,16 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// The simulated workers, with the testbed's noise, for one seed.
+    fn world(&self, seed: u64) -> World {
+        World::new(
+            vec![self.noisy.clone()],
+            self.devices.clone(),
+            self.tables.clone(),
+            seed,
+        )
+    }
+
     fn truly_feasible(&self, p: &Plan) -> Option<f64> {
         let e = perf::estimate(
             &self.truth,
@@ -135,12 +145,7 @@ fn the_search_finds_the_cheapest_feasible_plan() {
     let mut found = 0;
     let mut profiles = Vec::new();
     for seed in 0..10u64 {
-        let mut world = World::new(
-            vec![f.noisy.clone()],
-            devices.clone(),
-            f.tables.clone(),
-            seed,
-        );
+        let mut world = f.world(seed);
         let settings = Settings {
             seed,
             ..Settings::default()
@@ -211,6 +216,30 @@ fn the_search_finds_the_cheapest_feasible_plan() {
     );
 }
 
+/// A request to run the whole pipeline of `config` on an A100 for `inputs` inputs of
+/// `stratum`.
+fn request(
+    app: &compass_planners::model::AppModel,
+    config: &compass_planners::model::Config,
+    stratum: &str,
+    inputs: i32,
+    tag: &str,
+) -> ProfileRequest {
+    ProfileRequest {
+        request_id: tag.into(),
+        app_id: app.id().into(),
+        hardware_class: "a100-80gb".into(),
+        operators: app.operator_choices(config, app.operator_count()),
+        quotas: vec![StratumQuota {
+            stratum: stratum.into(),
+            inputs,
+        }],
+        decision_epoch: 0,
+        reason: String::new(),
+        event_time_ms: 0,
+    }
+}
+
 /// One profile for Compass's search: the configuration on an A100, 16 inputs.
 fn profile(
     world: &mut World,
@@ -218,19 +247,7 @@ fn profile(
     config: &compass_planners::model::Config,
     tag: &str,
 ) -> (Vec<f64>, f64) {
-    let req = ProfileRequest {
-        request_id: tag.into(),
-        app_id: app.id().into(),
-        hardware_class: "a100-80gb".into(),
-        operators: app.operator_choices(config, app.operator_count()),
-        quotas: vec![StratumQuota {
-            stratum: "sparse".into(),
-            inputs: 16,
-        }],
-        decision_epoch: 0,
-        reason: String::new(),
-        event_time_ms: 0,
-    };
+    let req = request(app, config, "sparse", 16, tag);
     let samples = world.answer(&req, 0).expect("profile");
     let n = samples.len() as f64;
     let reference = (0..app.operator_count())
@@ -257,12 +274,7 @@ fn compass_needs_fewer_profiles_than_vulcan_to_a_feasible_plan() {
     let (app, plans, devices, query) = (&f.truth.model, &f.plans, &f.devices, &f.query);
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for seed in 0..10u64 {
-        let mut world = World::new(
-            vec![f.noisy.clone()],
-            devices.clone(),
-            f.tables.clone(),
-            seed,
-        );
+        let mut world = f.world(seed);
         let mut search = Search::new(
             app,
             plans,
@@ -342,19 +354,7 @@ fn profile_precise(
     };
     let est = Stratified::new(&[("sparse", 1.0)]).expect("strata");
     let outcome = run(est, &test, 4, 32, |stratum| {
-        let req = ProfileRequest {
-            request_id: tag.into(),
-            app_id: app.id().into(),
-            hardware_class: "a100-80gb".into(),
-            operators: app.operator_choices(config, app.operator_count()),
-            quotas: vec![StratumQuota {
-                stratum: stratum.into(),
-                inputs: 1,
-            }],
-            decision_epoch: 0,
-            reason: String::new(),
-            event_time_ms: 0,
-        };
+        let req = request(app, config, stratum, 1, tag);
         let s = world.answer(&req, 0).expect("profile");
         latencies.push(s[0].operators.iter().map(|o| o.latency_ms).collect());
         s[0].accuracy.unwrap_or(f64::NAN)
@@ -372,12 +372,7 @@ fn the_search_with_the_precision_aware_profiler_still_finds_the_optimum() {
     let (app, plans, devices, query) = (&f.truth.model, &f.plans, &f.devices, &f.query);
     let (mut found, mut inputs, mut profiles) = (0, 0u64, 0usize);
     for seed in 0..10u64 {
-        let mut world = World::new(
-            vec![f.noisy.clone()],
-            devices.clone(),
-            f.tables.clone(),
-            seed,
-        );
+        let mut world = f.world(seed);
         let mut search = Search::new(
             app,
             plans,
