@@ -8,13 +8,14 @@
 //! - 3: `compass topics check` found drift between the broker and the catalogue
 
 mod cmd;
+mod embedded;
 mod report;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{consume, topics};
+use crate::cmd::{consume, demo, topics};
 
 #[derive(Parser)]
 #[command(
@@ -33,7 +34,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole system in one process on an embedded bus (no broker needed).
-    Demo,
+    Demo(demo::Args),
     /// Provision or verify the topic catalogue on a broker.
     Topics(topics::Args),
     /// Read a topic as a consumer group and print each decoded record as a JSON line.
@@ -44,14 +45,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     report::init_logging(cli.log_format);
     let result = match cli.command {
-        Command::Demo => {
-            println!(
-                "compass demo: not yet built. The embedded end-to-end run (testbed fleet, trace, \
-                 planner, simulated GPU workers) arrives with the streaming-dataflow work; today \
-                 `compass topics` and `compass consume` work against a broker."
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Demo(args) => demo::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Consume(args) => consume::run(args),
     };

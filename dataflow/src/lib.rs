@@ -1,8 +1,24 @@
-//! Wires Compass: the timely/differential dataflow that turns the input topics (queries,
-//! applications, telemetry, profile samples) into incrementally maintained clusters and
-//! candidate plans, runs global matching per resource pool, and emits assignment changes
-//! and profile requests.
+//! Wires Compass: the timely/differential dataflow from input records to assignment changes.
 //!
-//! It owns time (epochs, frontiers, the cross-worker flush barrier before offsets are
-//! committed) and the plumbing between `compass-connectors` (bytes and brokers) and
-//! `compass-planners` (decisions). It holds no planning logic of its own.
+//! Inputs arrive as collections keyed by their natural ids: applications, live queries
+//! (inserted on arrival, retracted on departure), device telemetry (latest per device) and
+//! profile statistics per configuration (folded incrementally from samples). From them the
+//! dataflow maintains similarity clusters, reruns the search of only those clusters whose
+//! inputs changed, binds candidates to machines and matches queries to plans per resource
+//! partition. What leaves is the *change* in decisions, each stamped with its epoch, and the
+//! profile requests the searches want answered.
+//!
+//! - [`graph`]: the dataflow itself.
+//! - [`planner`]: one worker's handle on it: feed records, advance an epoch, take changes.
+//! - [`records`]: decisions and requests as the Avro records downstream consumers read.
+//! - [`settings`]: what a deployment tunes.
+//!
+//! Planning logic lives in `compass-planners` (pure); this crate only wires it.
+
+pub mod graph;
+pub mod planner;
+pub mod records;
+pub mod settings;
+
+pub use planner::{Change, InputError, Planner};
+pub use settings::Settings;

@@ -8,4 +8,5 @@
 
 pub mod matching;
 pub mod model;
+pub mod online;
 pub mod search;

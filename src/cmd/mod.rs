@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod consume;
+pub mod demo;
 pub mod topics;
 
 use compass_connectors::kafka::KafkaSettings;

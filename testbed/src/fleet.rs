@@ -160,8 +160,8 @@ fn device(id: String, class: &HardwareClass, pool: String, link: Link) -> Device
     }
 }
 
-/// Generate the fleet: edge devices first (ids `edge-N`), then edge servers (`es-N`, pools
-/// `metro-K`), then cloud machines (`<class>-N`, pool = class).
+/// Generate the fleet: edge devices first (ids `edge-N`, each in the metro pool it is served
+/// from), then edge servers (`es-N`, pools `metro-K`), then cloud machines (`<class>-N`, pool = class).
 pub fn generate(spec: &FleetSpec, tables: &Tables) -> Result<Vec<Device>, FleetError> {
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let technologies: BTreeMap<&str, &Technology> = tables
@@ -184,6 +184,10 @@ pub fn generate(spec: &FleetSpec, tables: &Tables) -> Result<Vec<Device>, FleetE
         .map(|(n, _)| tables.class(n))
         .collect::<Result<_, _>>()?;
     let mut devices = Vec::with_capacity(spec.edge_devices + spec.edge_servers + 64);
+    let metros = spec
+        .edge_servers
+        .div_ceil(spec.servers_per_pool.max(1))
+        .max(1);
     for i in 0..spec.edge_devices {
         let class_name = pick(&mut rng, &spec.edge_mix);
         let class = edge_classes
@@ -194,10 +198,11 @@ pub fn generate(spec: &FleetSpec, tables: &Tables) -> Result<Vec<Device>, FleetE
         let tech = technologies[pick(&mut rng, &spec.network_mix)];
         let up = tech.uplink_mbps[rng.random_range(0..tech.uplink_mbps.len())];
         let rtt = tech.rtt_ms[rng.random_range(0..tech.rtt_ms.len())];
+        // Users are spread evenly over the metros; a user's edge servers are its metro's.
         devices.push(device(
             format!("edge-{i}"),
             class,
-            String::new(),
+            format!("metro-{}", i * metros / spec.edge_devices.max(1)),
             Link {
                 uplink_mbps: up,
                 rtt_ms: rtt,

@@ -186,6 +186,23 @@ impl<'a> Search<'a> {
     /// Record a profile of `config`: each operator's latency in reference-GPU ms (per input,
     /// averaged) and the mean accuracy score.
     pub fn tell(&mut self, config: &Config, reference_ms: &[f64], accuracy: f64) {
+        self.observe(config, reference_ms, accuracy);
+        self.refit();
+    }
+
+    /// Record many profiles, then fit the surrogates once: how a search is rebuilt from
+    /// accumulated statistics. Same result as telling them one by one, at one fit's cost.
+    pub fn tell_many<'c>(
+        &mut self,
+        profiles: impl IntoIterator<Item = (&'c Config, &'c [f64], f64)>,
+    ) {
+        for (c, ms, acc) in profiles {
+            self.observe(c, ms, acc);
+        }
+        self.refit();
+    }
+
+    fn observe(&mut self, config: &Config, reference_ms: &[f64], accuracy: f64) {
         let Ok(index) = self.app.index_of(config) else {
             return;
         };
@@ -201,6 +218,9 @@ impl<'a> Search<'a> {
             self.acc_x.push(encode(self.app, config, Encoding::OneHot));
             self.acc_y.push(accuracy);
         }
+    }
+
+    fn refit(&mut self) {
         let seed = self.settings.seed;
         for op in 0..self.op_x.len() {
             self.op_models[op] = fit(&self.op_x[op], &self.op_y[op], seed);

@@ -1,0 +1,304 @@
+//! The dataflow of design §4, built once per worker.
+//!
+//! ```text
+//! queries ─► (app known?) ─► (device known?) ─► cluster id ─► cluster specs ─┐
+//! apps ──────────────────────────────────────────────────────────────────────┤
+//! stats ─► per application ──────────────────────────────────────────────────┼─► search ─► outcomes
+//! telemetry ─► server classes ───────────────────────────────────────────────┘      │
+//!   members (query, device, cluster's candidates) + machines, per partition ◄───────┤
+//!   ─► matching ─► decisions                                  profile requests ◄────┘
+//! ```
+//!
+//! Why `reduce` where one value per key is expected (the search): `map` would also run its
+//! logic on every retraction, doubling the work; `reduce` runs once per changed key and
+//! time, on the current values only. The matching keeps the previous decisions of its
+//! partition on the side to warm-start from; the reduce for one key sees times in order, so
+//! the side state follows the collection.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use compass_planners::model::AppModel;
+use compass_planners::online::clusters::{cluster_of, ClusterId, ClusterSpec};
+use compass_planners::online::expand::{plan_partition, Member};
+use compass_planners::online::rows::{tier_code, Decision, DeviceRow, QueryRow};
+use compass_planners::online::search::{
+    search_cluster, server_classes, NextProfile, Outcome, ServerClass,
+};
+use compass_planners::online::stats::ConfigStats;
+use compass_schemas::{Application, Tier};
+use differential_dataflow::input::{Input, InputSession};
+use differential_dataflow::AsCollection;
+use serde::{Deserialize, Serialize};
+use timely::dataflow::operators::probe::Handle;
+use timely::dataflow::operators::ToStream;
+
+use crate::settings::Settings;
+
+/// An application as the collection holds it: its JSON text (the record has floats and no
+/// order) and the one fact the early stages need.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AppEntry {
+    pub higher_is_better: bool,
+    pub json: String,
+}
+
+impl AppEntry {
+    pub fn new(app: &Application) -> Self {
+        AppEntry {
+            higher_is_better: app.accuracy_higher_is_better,
+            json: serde_json::to_string(app).unwrap_or_default(),
+        }
+    }
+}
+
+/// A profile the searches want: application, configuration, stratum, and what to run.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Ask {
+    pub app_id: String,
+    pub stratum: String,
+    pub next: NextProfile,
+}
+
+/// Output buffers: (data, epoch, diff), drained by the [`crate::Planner`].
+pub type Buffer<D> = Rc<RefCell<Vec<(D, u64, isize)>>>;
+
+pub struct Handles {
+    pub apps: InputSession<u64, (String, AppEntry), isize>,
+    pub queries: InputSession<u64, (String, QueryRow), isize>,
+    pub devices: InputSession<u64, (String, DeviceRow), isize>,
+    pub stats: InputSession<u64, ((String, u64), ConfigStats), isize>,
+    pub decisions: Buffer<Decision>,
+    pub asks: Buffer<Ask>,
+    pub outcomes: Buffer<(ClusterId, u64)>,
+    pub probe: Handle<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+enum Item {
+    Machine(DeviceRow),
+    Member(Member),
+}
+
+fn fnv(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The partition a device's work is matched in: edge servers and the devices they serve by
+/// metro pool, cloud machines by their own id.
+fn partition(d: &DeviceRow, n: u32) -> u32 {
+    let key = if d.tier == tier_code(Tier::Cloud) || d.pool.is_empty() {
+        &d.id
+    } else {
+        &d.pool
+    };
+    (fnv(key) % u64::from(n.max(1))) as u32
+}
+
+thread_local! {
+    static MODELS: RefCell<HashMap<String, Option<Rc<AppModel>>>> = RefCell::new(HashMap::new());
+}
+
+/// The model of an application's JSON text, parsed once per worker thread.
+pub fn model_of(json: &str) -> Option<Rc<AppModel>> {
+    MODELS.with(|m| {
+        m.borrow_mut()
+            .entry(json.to_string())
+            .or_insert_with(|| {
+                let app: Application = serde_json::from_str(json).ok()?;
+                AppModel::new(app, &Default::default()).ok().map(Rc::new)
+            })
+            .clone()
+    })
+}
+
+/// Build the dataflow in `worker`.
+pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handles {
+    let decisions: Buffer<Decision> = Rc::default();
+    let asks: Buffer<Ask> = Rc::default();
+    let outcomes_buf: Buffer<(ClusterId, u64)> = Rc::default();
+    let probe = Handle::new();
+    let (d_out, a_out, o_out) = (decisions.clone(), asks.clone(), outcomes_buf.clone());
+    let s = settings.clone();
+    let (apps_in, queries_in, devices_in, stats_in) = worker.dataflow::<u64, _, _>(|scope| {
+        let (apps_in, apps) = scope.new_collection::<(String, AppEntry), isize>();
+        let (queries_in, queries) = scope.new_collection::<(String, QueryRow), isize>();
+        let (devices_in, devices) = scope.new_collection::<(String, DeviceRow), isize>();
+        let (stats_in, stats) = scope.new_collection::<((String, u64), ConfigStats), isize>();
+
+        // Queries meet their application (accuracy direction) and source device.
+        let by_app = queries.map(|(_, q)| (q.app_id.clone(), q));
+        let app_ids = apps.clone().map(|(id, _)| id);
+        let unknown_app = by_app
+            .clone()
+            .antijoin(app_ids)
+            .map(|(_, q)| Decision::rejected(&q.id, &q.app_id, "unknown application"));
+        let known = by_app.join_map(
+            apps.clone().map(|(id, e)| (id, e.higher_is_better)),
+            |_, q, h| (q.source_device_id.clone(), (q.clone(), *h)),
+        );
+        let device_ids = devices.clone().map(|(id, _)| id);
+        let unknown_device = known
+            .clone()
+            .antijoin(device_ids)
+            .map(|(_, (q, _))| Decision::rejected(&q.id, &q.app_id, "unknown source device"));
+        let (buckets, solo) = (s.buckets, s.no_clusters);
+        let members = known.join_map(devices.clone(), move |_, (q, h), d| {
+            let mut id = cluster_of(q, *h, d, &buckets);
+            if solo {
+                id.stratum = format!("{}#{}", id.stratum, q.id);
+            }
+            (id, (q.clone(), *h, d.clone()))
+        });
+        let specs = members.clone().reduce(|_, vals, out| {
+            let h = vals.first().is_some_and(|(v, _)| v.1);
+            if let Some(spec) = ClusterSpec::merge(vals.iter().map(|(v, _)| (&v.0, &v.2)), h) {
+                out.push((spec, 1isize));
+            }
+        });
+
+        // Server classes, always present (possibly empty) so that joins on them never starve.
+        let edge = tier_code(Tier::Edge);
+        let servers = devices
+            .clone()
+            .filter(move |(_, d)| d.tier != edge)
+            .map(|(_, d)| ((), Some(d)))
+            .concat(
+                vec![(((), None), 0u64, 1isize)]
+                    .to_stream(scope)
+                    .as_collection(),
+            )
+            .reduce(|_, vals, out| {
+                out.push((
+                    server_classes(vals.iter().filter_map(|(d, _)| d.as_ref())),
+                    1isize,
+                ))
+            });
+
+        // Statistics per application, empty for an application never profiled.
+        let stats_by_app = apps
+            .clone()
+            .map(|(id, _)| (id, None))
+            .concat(stats.map(|((app, cfg), st)| (app, Some((cfg, st)))))
+            .reduce(|_, vals, out| {
+                let v: Vec<(u64, ConfigStats)> =
+                    vals.iter().filter_map(|(x, _)| (*x).clone()).collect();
+                out.push((v, 1isize));
+            });
+
+        // The search per cluster, rerun when its spec, application, statistics or the
+        // server classes change.
+        let search_in = specs
+            .map(|(id, spec)| (id.app_id.clone(), (id, spec)))
+            .join_map(apps, |_, (id, spec), e| {
+                (id.app_id.clone(), (id.clone(), spec.clone(), e.clone()))
+            })
+            .join_map(stats_by_app, |_, (id, spec, e), st| {
+                ((), (id.clone(), spec.clone(), e.clone(), st.clone()))
+            })
+            .join_map(servers, |_, (id, spec, e, st), sv| {
+                (
+                    id.clone(),
+                    (spec.clone(), e.clone(), st.clone(), sv.clone()),
+                )
+            });
+        let online = s.search.clone();
+        let outcomes = search_in.reduce(move |id: &ClusterId, vals, out| {
+            let Some(((spec, entry, stats, servers), _)) = vals.last() else {
+                return;
+            };
+            let Some(app) = model_of(&entry.json) else {
+                return;
+            };
+            let stats: BTreeMap<u64, ConfigStats> = stats.iter().cloned().collect();
+            let servers: &Vec<ServerClass> = servers;
+            out.push((
+                search_cluster(&app, id, spec, servers, &stats, &online),
+                1isize,
+            ));
+        });
+        outcomes
+            .clone()
+            .map(|(id, o): (ClusterId, Outcome)| (id, o.profiled))
+            .inspect(move |x| o_out.borrow_mut().push(x.clone()))
+            .probe_with(&probe);
+
+        let asks = outcomes
+            .clone()
+            .flat_map(|(id, o)| {
+                o.next.map(|next| Ask {
+                    app_id: id.app_id.clone(),
+                    stratum: id.stratum.split('#').next().unwrap_or_default().to_string(),
+                    next,
+                })
+            })
+            .distinct();
+        asks.inspect(move |x| a_out.borrow_mut().push(x.clone()))
+            .probe_with(&probe);
+
+        // Members with their cluster's candidates, and machines, per partition.
+        let parts = s.partitions;
+        let member_items = members.join_map(outcomes, move |_, (q, h, d), o| {
+            (
+                partition(d, parts),
+                Item::Member(Member {
+                    query: q.clone(),
+                    higher_is_better: *h,
+                    source: d.clone(),
+                    candidates: o.candidates.clone(),
+                }),
+            )
+        });
+        let machine_items = devices
+            .filter(move |(_, d)| d.tier != edge)
+            .map(move |(_, d)| (partition(&d, parts), Item::Machine(d)));
+        let matching = s.matching.clone();
+        let previous: Rc<RefCell<HashMap<u32, HashMap<String, Decision>>>> = Rc::default();
+        let matched = member_items
+            .concat(machine_items)
+            .reduce(move |part: &u32, vals, out| {
+                let mut members = Vec::new();
+                let mut machines = Vec::new();
+                for (item, _) in vals {
+                    match item {
+                        Item::Member(m) => members.push(m.clone()),
+                        Item::Machine(d) => machines.push(d.clone()),
+                    }
+                }
+                let mut prev = previous.borrow_mut();
+                let before = prev.entry(*part).or_default();
+                let decided = plan_partition(&members, &machines, before, &matching);
+                *before = decided
+                    .iter()
+                    .map(|d| (d.query_id.clone(), d.clone()))
+                    .collect();
+                for d in decided {
+                    out.push((d, 1isize));
+                }
+            })
+            .map(|(_, d)| d);
+        matched
+            .concat(unknown_app)
+            .concat(unknown_device)
+            .inspect(move |x| d_out.borrow_mut().push(x.clone()))
+            .probe_with(&probe);
+
+        (apps_in, queries_in, devices_in, stats_in)
+    });
+    Handles {
+        apps: apps_in,
+        queries: queries_in,
+        devices: devices_in,
+        stats: stats_in,
+        decisions,
+        asks,
+        outcomes: outcomes_buf,
+        probe,
+    }
+}

@@ -1,0 +1,128 @@
+//! Decisions and profile requests as the Avro records downstream consumers read.
+//!
+//! An assignment carries its query id (the key on the compacted topic) and the epoch that
+//! decided it; consumers keep the record with the highest epoch per query, so a replayed or
+//! duplicated record is harmless.
+
+use compass_planners::online::rows::{tier_of, Decision};
+use compass_schemas::{
+    Assignment, AssignmentStatus, Estimate, KnobSetting, OperatorChoice, PlacedOperator, Plan,
+    Prediction, ProfileRequest, StratumQuota,
+};
+
+use crate::graph::Ask;
+use crate::planner::Change;
+
+/// The assignment record of a decision made in `epoch`.
+pub fn assignment(epoch: u64, d: &Decision, decided_at_ms: i64) -> Assignment {
+    let est = |mean: f64, stddev: f64| Estimate { mean, stddev };
+    Assignment {
+        query_id: d.query_id.clone(),
+        decision_epoch: i64::try_from(epoch).unwrap_or(i64::MAX),
+        status: if d.assigned() {
+            AssignmentStatus::Assigned
+        } else {
+            AssignmentStatus::Rejected
+        },
+        plan: d.assigned().then(|| Plan {
+            app_id: d.app_id.clone(),
+            operators: d
+                .operators
+                .iter()
+                .map(|o| PlacedOperator {
+                    operator: o.operator.clone(),
+                    knobs: o
+                        .knobs
+                        .iter()
+                        .map(|(k, v)| KnobSetting::new(k.clone(), v.clone()))
+                        .collect(),
+                    tier: tier_of(o.tier),
+                    device_id: o.device_id.clone(),
+                    gpu_share: o.gpu_share.0,
+                    gpu_memory_mb: o.gpu_memory_mb.0,
+                })
+                .collect(),
+        }),
+        predicted: d.assigned().then(|| Prediction {
+            latency_ms: est(d.latency_ms.0, d.latency_ms.0 * d.latency_log_sd.0),
+            accuracy: est(d.accuracy.0, d.accuracy_sd.0),
+            cost_usd_per_hour: est(d.cost_usd_per_hour.0, 0.0),
+            slo_probability: d.slo_probability.0,
+        }),
+        reason: d.reason.clone(),
+        decided_at_ms,
+    }
+}
+
+/// The record that withdraws a departed query's assignment.
+pub fn withdrawal(epoch: u64, query_id: &str, decided_at_ms: i64) -> Assignment {
+    Assignment {
+        query_id: query_id.to_string(),
+        decision_epoch: i64::try_from(epoch).unwrap_or(i64::MAX),
+        status: AssignmentStatus::Withdrawn,
+        plan: None,
+        predicted: None,
+        reason: "query departed".into(),
+        decided_at_ms,
+    }
+}
+
+/// The profile request for a search's ask, to be measured on `hardware_class` with `inputs`
+/// inputs of the ask's stratum. The id names application, configuration and stratum, so
+/// the same ask made twice is recognisably the same request.
+pub fn profile_request(
+    epoch: u64,
+    ask: &Ask,
+    hardware_class: &str,
+    inputs: i32,
+    event_time_ms: i64,
+) -> ProfileRequest {
+    ProfileRequest {
+        request_id: format!("{}:{}:{}", ask.app_id, ask.next.config, ask.stratum),
+        app_id: ask.app_id.clone(),
+        hardware_class: hardware_class.to_string(),
+        operators: ask
+            .next
+            .ops
+            .iter()
+            .map(|o| OperatorChoice {
+                operator: o.name.clone(),
+                knobs: o
+                    .knobs
+                    .iter()
+                    .map(|(k, v)| KnobSetting::new(k.clone(), v.clone()))
+                    .collect(),
+            })
+            .collect(),
+        quotas: vec![StratumQuota {
+            stratum: ask.stratum.clone(),
+            inputs,
+        }],
+        decision_epoch: i64::try_from(epoch).unwrap_or(i64::MAX),
+        reason: "search: most promising unprofiled configuration".into(),
+        event_time_ms,
+    }
+}
+
+/// A change as the record it publishes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outbound {
+    /// To the assignments topic.
+    Assignment(Assignment),
+    /// To the profile-requests topic.
+    Request(ProfileRequest),
+}
+
+pub fn record_of(c: &Change, hardware_class: &str, inputs: i32, now_ms: i64) -> Outbound {
+    match c {
+        Change::Decided { epoch, decision } => {
+            Outbound::Assignment(assignment(*epoch, decision, now_ms))
+        }
+        Change::Withdrawn {
+            epoch, query_id, ..
+        } => Outbound::Assignment(withdrawal(*epoch, query_id, now_ms)),
+        Change::Profile { epoch, ask } => {
+            Outbound::Request(profile_request(*epoch, ask, hardware_class, inputs, now_ms))
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! What a deployment tunes: clustering buckets, search, matching, partitions, and the speed
+//! of each hardware class.
+
+use std::collections::BTreeMap;
+
+use compass_planners::matching::Mode;
+use compass_planners::online::expand::MatchSettings;
+use compass_planners::online::search::OnlineSettings;
+use compass_planners::search::cluster::Buckets;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub buckets: Buckets,
+    pub search: OnlineSettings,
+    pub matching: MatchSettings,
+    /// Matching partitions: metro pools and cloud machines are dealt among them by hash, and
+    /// each is matched on its own (by the worker that owns it). 1 matches globally.
+    pub partitions: u32,
+    /// Inputs measured per profile request (spread over the request's stratum).
+    pub profile_inputs: i32,
+    /// Speed of each hardware class relative to the reference GPU (telemetry reports a
+    /// factor on top of it; profile samples are converted to reference milliseconds by it).
+    pub hardware_speed: BTreeMap<String, f64>,
+    /// Turn off the similarity clusters: every query is its own cluster (ablation).
+    pub no_clusters: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            buckets: Buckets::default(),
+            search: OnlineSettings::default(),
+            matching: MatchSettings::default(),
+            partitions: 1,
+            profile_inputs: 16,
+            hardware_speed: BTreeMap::new(),
+            no_clusters: false,
+        }
+    }
+}
+
+impl Settings {
+    pub fn cost_mode(mut self) -> Self {
+        self.matching.mode = Mode::Cost;
+        self
+    }
+}

@@ -1,0 +1,230 @@
+//! One cluster's search, rebuilt from its application's profile statistics.
+//!
+//! The search is a function of its inputs: the cluster's specification, the server classes
+//! alive in the fleet, and the statistics measured so far. Rebuilding it whenever one of
+//! them changes (rather than keeping a live ask/tell object) is what lets the dataflow
+//! re-run only the clusters whose inputs changed, replay from the topics after a restart,
+//! and give the same answer on every worker. The cost is one surrogate fit per rerun.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::clusters::{ClusterId, ClusterSpec};
+use super::rows::{tier_code, tier_of, DeviceRow};
+use super::stats::ConfigStats;
+use super::Fx;
+use crate::model::{enumerate_plans, AppModel, Config, Device, Link, Plan};
+use crate::search::bo::{Search, Settings};
+
+/// A class of server machines (edge server or cloud) as the search sees it: one stands for
+/// all machines of the class.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ServerClass {
+    pub tier: u8,
+    pub hardware_class: String,
+    pub speed: Fx,
+    pub gpu_count: u32,
+    pub gpu_memory_mb: Fx,
+    pub price_usd_per_hour: Fx,
+    pub uplink_mbps: Fx,
+    pub rtt_ms: Fx,
+}
+
+impl ServerClass {
+    pub fn of(d: &DeviceRow) -> Self {
+        ServerClass {
+            tier: d.tier,
+            hardware_class: d.hardware_class.clone(),
+            speed: d.speed,
+            gpu_count: d.gpu_count,
+            gpu_memory_mb: d.gpu_memory_mb,
+            price_usd_per_hour: d.price_usd_per_hour,
+            uplink_mbps: d.uplink_mbps,
+            rtt_ms: d.rtt_ms,
+        }
+    }
+
+    fn device(&self) -> Device {
+        Device {
+            id: self.hardware_class.clone(),
+            tier: tier_of(self.tier),
+            hardware_class: self.hardware_class.clone(),
+            pool: String::new(),
+            speed: self.speed.0,
+            gpu_count: self.gpu_count,
+            gpu_memory_mb: self.gpu_memory_mb.0,
+            price_usd_per_hour: self.price_usd_per_hour.0,
+            link: Link {
+                uplink_mbps: self.uplink_mbps.0,
+                rtt_ms: self.rtt_ms.0,
+            },
+            alive: true,
+        }
+    }
+}
+
+/// A candidate plan at the level of tiers: each operator on the query's own device (slot
+/// `None`) or on some machine of a server class.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TierPlan {
+    pub config: u64,
+    /// Per operator: its name, knob settings, GPU memory and whether it is a DNN (holds a
+    /// GPU share).
+    pub ops: Vec<OpChoice>,
+    pub slots: Vec<Option<String>>,
+    pub gpu_share: Fx,
+    pub latency_ms: Fx,
+    pub latency_log_sd: Fx,
+    pub accuracy: Fx,
+    pub accuracy_sd: Fx,
+    pub cost_usd_per_hour: Fx,
+    pub p_feasible: Fx,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct OpChoice {
+    pub name: String,
+    pub knobs: Vec<(String, String)>,
+    pub gpu_memory_mb: Fx,
+    pub dnn: bool,
+}
+
+fn op_choices(app: &AppModel, config: &Config) -> Vec<OpChoice> {
+    (0..app.operator_count())
+        .map(|op| OpChoice {
+            name: app.app.operators[op].name.clone(),
+            knobs: app
+                .knob_settings(config, op)
+                .into_iter()
+                .map(|k| (k.knob, k.value))
+                .collect(),
+            gpu_memory_mb: Fx(app.gpu_memory_mb(config, op)),
+            dnn: app.kind(op) == compass_schemas::OperatorKind::Dnn,
+        })
+        .collect()
+}
+
+/// A configuration the search wants measured.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NextProfile {
+    pub config: u64,
+    pub ops: Vec<OpChoice>,
+}
+
+/// What a cluster's search yields now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Outcome {
+    pub candidates: Vec<TierPlan>,
+    /// The configuration worth profiling next, if any.
+    pub next: Option<NextProfile>,
+    pub profiled: u64,
+}
+
+/// Online search settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnlineSettings {
+    pub search: Settings,
+    /// GPU shares a DNN operator may hold (each is a separate plan).
+    pub shares: Vec<f64>,
+    /// Candidates handed to the matcher per cluster.
+    pub candidates: usize,
+}
+
+impl Default for OnlineSettings {
+    fn default() -> Self {
+        OnlineSettings {
+            search: Settings::default(),
+            shares: vec![0.25, 1.0],
+            candidates: 6,
+        }
+    }
+}
+
+/// Rerun the search of cluster `id`. `stats` holds the application's statistics by
+/// configuration index; only configurations with an accuracy measured on the cluster's
+/// stratum count as profiled for it.
+pub fn search_cluster(
+    app: &AppModel,
+    id: &ClusterId,
+    spec: &ClusterSpec,
+    servers: &[ServerClass],
+    stats: &BTreeMap<u64, ConfigStats>,
+    settings: &OnlineSettings,
+) -> Outcome {
+    let mut devices = vec![spec.source(id)];
+    devices.extend(servers.iter().map(ServerClass::device));
+    let all: Vec<usize> = (0..devices.len()).collect();
+    let mut plans: Vec<Plan> = Vec::new();
+    for &share in &settings.shares {
+        match enumerate_plans(app, &devices, &all, share) {
+            Ok(p) => plans.extend(p),
+            Err(_) => return Outcome::default(),
+        }
+    }
+    let query = spec.representative(id);
+    let mut search = Search::new(app, &plans, &devices, &query, settings.search.clone());
+    let observed: Vec<(Config, Vec<f64>, f64)> = stats
+        .iter()
+        .filter_map(|(&i, s)| {
+            let acc = s.accuracy.get(&id.stratum)?;
+            Some((
+                app.config(u128::from(i)).ok()?,
+                s.reference_ms()?,
+                acc.mean.0,
+            ))
+        })
+        .collect();
+    search.tell_many(observed.iter().map(|(c, m, a)| (c, m.as_slice(), *a)));
+    let next = search.ask().and_then(|c| {
+        Some(NextProfile {
+            config: u64::try_from(app.index_of(&c).ok()?).ok()?,
+            ops: op_choices(app, &c),
+        })
+    });
+    let candidates = search
+        .diverse_candidates(settings.candidates)
+        .into_iter()
+        .filter_map(|p| {
+            let plan = &plans[p.plan];
+            Some(TierPlan {
+                config: u64::try_from(app.index_of(&plan.config).ok()?).ok()?,
+                ops: op_choices(app, &plan.config),
+                slots: plan
+                    .placements
+                    .iter()
+                    .map(|x| (x.device != 0).then(|| devices[x.device].hardware_class.clone()))
+                    .collect(),
+                gpu_share: Fx(plan
+                    .placements
+                    .iter()
+                    .map(|x| x.gpu_share)
+                    .fold(0.0, f64::max)),
+                latency_ms: Fx(p.latency_ms),
+                latency_log_sd: Fx(p.latency_log_sd),
+                accuracy: Fx(p.accuracy),
+                accuracy_sd: Fx(p.accuracy_sd),
+                cost_usd_per_hour: Fx(p.cost_usd_per_hour),
+                p_feasible: Fx(p.p_feasible),
+            })
+        })
+        .collect();
+    Outcome {
+        candidates,
+        next,
+        profiled: observed.len() as u64,
+    }
+}
+
+/// The server classes among `machines`, one per class (the first alive machine of each
+/// speaks for it), ordered by tier and name.
+pub fn server_classes<'a>(machines: impl IntoIterator<Item = &'a DeviceRow>) -> Vec<ServerClass> {
+    let mut by: BTreeMap<(u8, String), ServerClass> = BTreeMap::new();
+    for d in machines {
+        if d.alive && d.tier != tier_code(compass_schemas::Tier::Edge) {
+            by.entry((d.tier, d.hardware_class.clone()))
+                .or_insert_with(|| ServerClass::of(d));
+        }
+    }
+    by.into_values().collect()
+}

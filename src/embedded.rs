@@ -1,0 +1,193 @@
+//! The embedded run: the testbed's simulated deployment and the planner's dataflow in one
+//! process, one timely worker, no broker. Used by `compass demo` and `compass bench`.
+//!
+//! Per simulated window: feed the window's records, then run planner epochs until the
+//! searches stop asking for profiles (the simulated workers answer each request at once) or
+//! the round limit is reached, then realize the window with the assignments in force.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use anyhow::Context;
+use compass_dataflow::records::{self, Outbound};
+use compass_dataflow::{Planner, Settings};
+use compass_schemas::AssignmentStatus;
+use compass_testbed::goodput::WindowReport;
+use compass_testbed::sim::{Scenario, Simulation};
+use serde::Serialize;
+
+/// Hardware class that answers profile requests (the reference GPU).
+pub const PROFILE_CLASS: &str = "a100-80gb";
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Planner epochs per window at most.
+    pub max_rounds: usize,
+    /// Print a live progress line on stderr.
+    pub progress: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            max_rounds: 16,
+            progress: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Window {
+    pub window: u64,
+    pub live: usize,
+    pub assigned: usize,
+    pub met: usize,
+    pub goodput: f64,
+    pub cost_usd: f64,
+    pub churn: usize,
+    pub rounds: usize,
+    pub planning_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub scenario: String,
+    pub seed: u64,
+    pub windows: Vec<Window>,
+    /// Σ over windows of the weighted number of queries that met every SLO.
+    pub goodput: f64,
+    /// Σ met / Σ live over windows.
+    pub slo_attainment: f64,
+    pub cost_usd: f64,
+    /// Arrival → first assigned record, wall clock.
+    pub latency_ms: Vec<f64>,
+    pub profiles: u64,
+    pub profile_gpu_seconds: f64,
+    pub churn: usize,
+    pub searches: u64,
+    pub wall_s: f64,
+    pub bad_assignments: u64,
+}
+
+pub fn percentile(xs: &[f64], p: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+    v[rank.clamp(1, v.len()) - 1]
+}
+
+/// Run `scenario` with the planner configured by `settings`.
+pub fn run(scenario: Scenario, settings: Settings, opts: RunOptions) -> anyhow::Result<RunReport> {
+    let mut sim = Simulation::new(scenario).context("building the simulated world")?;
+    let mut settings = settings;
+    settings.hardware_speed = sim.hardware_speed();
+    timely::execute_directly(move |worker| drive(worker, &mut sim, settings, &opts))
+}
+
+fn drive(
+    worker: &mut timely::worker::Worker,
+    sim: &mut Simulation,
+    settings: Settings,
+    opts: &RunOptions,
+) -> anyhow::Result<RunReport> {
+    let started = Instant::now();
+    let inputs = settings.profile_inputs;
+    let mut planner = Planner::new(worker, settings);
+    for app in sim.applications() {
+        planner.app(&app);
+    }
+    for t in sim.initial_telemetry() {
+        planner.telemetry(&t).context("initial telemetry")?;
+    }
+    let mut windows = Vec::new();
+    let mut latency_ms = Vec::new();
+    let total = sim.windows();
+    for w in 0..total {
+        let t0 = Instant::now();
+        let (queries, telemetry) = sim.window_inputs(w);
+        let mut waiting: HashMap<String, Instant> = HashMap::new();
+        for q in &queries {
+            if planner.query(q).is_ok() && q.spec.is_some() {
+                waiting.insert(q.query_id.clone(), t0);
+            }
+        }
+        for t in &telemetry {
+            planner.telemetry(t).context("drift telemetry")?;
+        }
+        let mut rounds = 0;
+        while rounds < opts.max_rounds {
+            rounds += 1;
+            let changes = planner.advance(worker);
+            let mut asked = false;
+            for c in &changes {
+                match records::record_of(c, PROFILE_CLASS, inputs, 0) {
+                    Outbound::Assignment(a) => {
+                        if a.status == AssignmentStatus::Assigned {
+                            if let Some(t) = waiting.remove(&a.query_id) {
+                                latency_ms.push(t.elapsed().as_secs_f64() * 1e3);
+                            }
+                        }
+                        sim.apply(&a);
+                    }
+                    Outbound::Request(req) => {
+                        asked = true;
+                        for s in sim.answer(&req).context("profiling")? {
+                            planner.sample(&s).context("profile sample")?;
+                        }
+                    }
+                }
+            }
+            if !asked {
+                break;
+            }
+        }
+        let planning_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let r: WindowReport = sim.realize(w);
+        if opts.progress {
+            eprint!(
+                "\r\x1b[2Kwindow {}/{}  live {}  assigned {}  met {}  profiles {}  planning {:.0} ms",
+                w + 1,
+                total,
+                r.live,
+                r.assigned,
+                r.met,
+                sim.profiles,
+                planning_ms
+            );
+        }
+        windows.push(Window {
+            window: w,
+            live: r.live,
+            assigned: r.assigned,
+            met: r.met,
+            goodput: r.weighted_goodput,
+            cost_usd: r.cost_usd,
+            churn: r.churn,
+            rounds,
+            planning_ms,
+        });
+    }
+    if opts.progress {
+        eprintln!();
+    }
+    let live: usize = windows.iter().map(|w| w.live).sum();
+    let met: usize = windows.iter().map(|w| w.met).sum();
+    Ok(RunReport {
+        scenario: sim.scenario.name.clone(),
+        seed: sim.scenario.seed,
+        goodput: windows.iter().map(|w| w.goodput).sum(),
+        slo_attainment: met as f64 / live.max(1) as f64,
+        cost_usd: windows.iter().map(|w| w.cost_usd).sum(),
+        churn: windows.iter().map(|w| w.churn).sum(),
+        windows,
+        latency_ms,
+        profiles: sim.profiles,
+        profile_gpu_seconds: sim.profile_gpu_seconds,
+        searches: planner.searches,
+        wall_s: started.elapsed().as_secs_f64(),
+        bad_assignments: sim.bad_assignments,
+    })
+}

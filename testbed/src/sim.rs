@@ -1,0 +1,297 @@
+//! A whole simulated deployment, planner-agnostic: the fleet, the trace cut into windows,
+//! the simulated GPU workers and the goodput accountant. A driver feeds each window's
+//! records to a planner, hands the planner's assignments and profile requests back here,
+//! and asks for the window to be realized.
+//!
+//! Simulated time stands still while the planner works on a window: planning latency is
+//! measured in wall time by the driver, goodput in simulated windows here. This is what
+//! makes an embedded run and a run through Kafka comparable on the same seed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use compass_planners::model::{Plan, Query};
+use compass_schemas::{
+    Application, Assignment, AssignmentStatus, DeviceTelemetry, ProfileRequest, ProfileSample,
+    QueryEvent,
+};
+
+use crate::catalog::{self, CatalogError};
+use crate::fleet::{self, FleetError, FleetSpec, Tables};
+use crate::goodput::{Accountant, WindowReport};
+use crate::trace::{self, Arrival, Drift, Trace, TraceError, TraceSpec};
+use crate::truth::GroundTruth;
+use crate::worker::{WorkerError, World};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Fleet(#[from] FleetError),
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error("application model: {0}")]
+    Model(String),
+}
+
+/// What to simulate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub seed: u64,
+    pub edge_devices: usize,
+    /// Scale the fleet's server machines (1.0: [`FleetSpec::sized`]).
+    pub server_scale: f64,
+    pub trace: TraceSpec,
+    pub window_s: f64,
+}
+
+impl Scenario {
+    /// The default demo: 300 users of all six applications for 10 simulated minutes, a
+    /// bandwidth drop, an accuracy shift and a machine failure along the way.
+    pub fn demo(seed: u64) -> Self {
+        let apps = [
+            "speech-recognition",
+            "visual-tracking",
+            "video-qa",
+            "dense-video-captioning",
+            "code-generation",
+            "live-video-chat",
+        ];
+        Scenario {
+            name: "demo".into(),
+            seed,
+            edge_devices: 300,
+            server_scale: 1.0,
+            trace: TraceSpec {
+                seed,
+                start_ms: 0,
+                duration_s: 600.0,
+                arrival: Arrival::Poisson { rate_per_s: 0.5 },
+                mean_lifetime_s: 240.0,
+                app_mix: apps.iter().map(|a| (a.to_string(), 1.0)).collect(),
+                drift: vec![
+                    Drift::BandwidthDrop {
+                        at_s: 200.0,
+                        fraction: 0.3,
+                        factor: 0.25,
+                    },
+                    Drift::AccuracyShift {
+                        at_s: 300.0,
+                        app_id: "visual-tracking".into(),
+                        stratum: "crowded".into(),
+                        delta: -5.0,
+                    },
+                    Drift::MachineFailure {
+                        at_s: 400.0,
+                        count: 2,
+                    },
+                ],
+            },
+            window_s: 10.0,
+        }
+    }
+
+    pub fn windows(&self) -> u64 {
+        (self.trace.duration_s / self.window_s).ceil() as u64
+    }
+}
+
+pub struct Simulation {
+    pub scenario: Scenario,
+    pub world: World,
+    pub tables: Tables,
+    trace: Trace,
+    next_query: usize,
+    next_telemetry: usize,
+    next_drift: usize,
+    live: BTreeMap<String, Query>,
+    current: HashMap<String, Assignment>,
+    accountant: Accountant,
+    pub reports: Vec<WindowReport>,
+    pub profiles: u64,
+    pub profile_gpu_seconds: f64,
+    pub bad_assignments: u64,
+}
+
+impl Simulation {
+    pub fn new(scenario: Scenario) -> Result<Self, SimError> {
+        let tables = Tables::builtin()?;
+        let truths: Vec<GroundTruth> = catalog::builtin()?
+            .into_iter()
+            .map(GroundTruth::new)
+            .collect::<Result<_, _>>()
+            .map_err(|e| SimError::Model(e.to_string()))?;
+        let mut spec = FleetSpec::sized(scenario.edge_devices, scenario.seed);
+        let scale = |n: usize| ((n as f64 * scenario.server_scale).round() as usize).max(1);
+        spec.edge_servers = scale(spec.edge_servers);
+        for c in &mut spec.cloud {
+            c.1 = scale(c.1);
+        }
+        let devices = fleet::generate(&spec, &tables)?;
+        let trace = trace::generate(&scenario.trace, &truths, &devices)?;
+        let world = World::new(truths, devices, tables.clone(), scenario.seed ^ 0x5eed);
+        Ok(Simulation {
+            scenario,
+            world,
+            tables,
+            trace,
+            next_query: 0,
+            next_telemetry: 0,
+            next_drift: 0,
+            live: BTreeMap::new(),
+            current: HashMap::new(),
+            accountant: Accountant::new(),
+            reports: Vec::new(),
+            profiles: 0,
+            profile_gpu_seconds: 0.0,
+            bad_assignments: 0,
+        })
+    }
+
+    /// Speed of every hardware class, for the planner's settings.
+    pub fn hardware_speed(&self) -> BTreeMap<String, f64> {
+        self.tables
+            .classes
+            .iter()
+            .map(|(n, c)| (n.clone(), c.speed))
+            .collect()
+    }
+
+    pub fn applications(&self) -> Vec<Application> {
+        self.world
+            .truths
+            .values()
+            .map(|t| t.spec.application())
+            .collect()
+    }
+
+    /// Every device's telemetry at time zero.
+    pub fn initial_telemetry(&self) -> Vec<DeviceTelemetry> {
+        self.world
+            .devices
+            .iter()
+            .map(|d| fleet::telemetry(d, self.scenario.trace.start_ms))
+            .collect()
+    }
+
+    pub fn windows(&self) -> u64 {
+        self.scenario.windows()
+    }
+
+    fn window_end_ms(&self, w: u64) -> i64 {
+        self.scenario.trace.start_ms + ((w + 1) as f64 * self.scenario.window_s * 1000.0) as i64
+    }
+
+    /// The records of window `w` (query events and drift telemetry, by event time); accuracy
+    /// drift is applied to the world directly, since it is a property of the data.
+    pub fn window_inputs(&mut self, w: u64) -> (Vec<QueryEvent>, Vec<DeviceTelemetry>) {
+        let end = self.window_end_ms(w);
+        let mut queries = Vec::new();
+        while let Some(ev) = self.trace.queries.get(self.next_query) {
+            if ev.event_time_ms >= end {
+                break;
+            }
+            let hib = ev
+                .spec
+                .as_ref()
+                .and_then(|s| self.world.truths.get(&s.app_id))
+                .is_none_or(|t| t.spec.higher_is_better);
+            match Query::from_event(ev, hib) {
+                Some(q) => {
+                    self.live.insert(ev.query_id.clone(), q);
+                }
+                None => {
+                    self.live.remove(&ev.query_id);
+                    self.current.remove(&ev.query_id);
+                }
+            }
+            queries.push(ev.clone());
+            self.next_query += 1;
+        }
+        let mut telemetry = Vec::new();
+        while let Some(t) = self.trace.telemetry.get(self.next_telemetry) {
+            if t.event_time_ms >= end {
+                break;
+            }
+            self.world.apply_telemetry(t);
+            telemetry.push(t.clone());
+            self.next_telemetry += 1;
+        }
+        while let Some(d) = self.trace.accuracy_drift.get(self.next_drift) {
+            if d.time_ms >= end {
+                break;
+            }
+            let d = d.clone();
+            self.world.apply_accuracy_drift(&d);
+            self.next_drift += 1;
+        }
+        (queries, telemetry)
+    }
+
+    /// Take an assignment record; the one with the highest decision epoch per query wins.
+    pub fn apply(&mut self, a: &Assignment) {
+        if !self.live.contains_key(&a.query_id) {
+            return;
+        }
+        let newer = self
+            .current
+            .get(&a.query_id)
+            .is_none_or(|old| old.decision_epoch <= a.decision_epoch);
+        if newer {
+            self.current.insert(a.query_id.clone(), a.clone());
+        }
+    }
+
+    /// Measure what a profile request asks for.
+    pub fn answer(&mut self, r: &ProfileRequest) -> Result<Vec<ProfileSample>, WorkerError> {
+        let start = self.scenario.trace.start_ms;
+        let samples = self.world.answer(r, start)?;
+        self.profiles += 1;
+        self.profile_gpu_seconds += samples.iter().map(|s| s.gpu_seconds).sum::<f64>();
+        Ok(samples)
+    }
+
+    /// Queries live now, and how many of them hold an assignment record (any status).
+    pub fn coverage(&self) -> (usize, usize) {
+        let covered = self
+            .live
+            .keys()
+            .filter(|q| self.current.contains_key(*q))
+            .count();
+        (self.live.len(), covered)
+    }
+
+    pub fn current(&self) -> &HashMap<String, Assignment> {
+        &self.current
+    }
+
+    /// Run window `w` with the assignments in force and account it.
+    pub fn realize(&mut self, w: u64) -> WindowReport {
+        let mut deployed = Vec::new();
+        let mut plans: HashMap<String, Plan> = HashMap::new();
+        for (id, q) in &self.live {
+            let Some(a) = self.current.get(id) else {
+                continue;
+            };
+            if a.status != AssignmentStatus::Assigned {
+                continue;
+            }
+            match self.world.deployment(a, q) {
+                Ok(Some(d)) => {
+                    plans.insert(id.clone(), d.plan.clone());
+                    deployed.push(d);
+                }
+                Ok(None) => {}
+                Err(_) => self.bad_assignments += 1,
+            }
+        }
+        let realized = self.world.realize(&deployed, self.scenario.window_s);
+        let live: Vec<Query> = self.live.values().cloned().collect();
+        let report = self
+            .accountant
+            .account(w, self.scenario.window_s, &live, &plans, &realized);
+        self.reports.push(report.clone());
+        report
+    }
+}
