@@ -67,6 +67,42 @@ pub struct RunReport {
     pub searches: u64,
     pub wall_s: f64,
     pub bad_assignments: u64,
+    /// At the end: live queries by the reason of their current record.
+    pub reasons: std::collections::BTreeMap<String, usize>,
+    /// Most live queries without any assignment record after a window's planning
+    /// (should be 0).
+    pub uncovered: usize,
+    /// Machines whose GPU share or memory the assignments in force over-committed after
+    /// some window's planning (should be empty).
+    pub overcommitted: Vec<String>,
+}
+
+/// Machines whose capacity the assignments in force exceed.
+fn overcommitted(sim: &Simulation) -> Vec<String> {
+    let mut share: HashMap<&str, f64> = HashMap::new();
+    let mut memory: HashMap<&str, f64> = HashMap::new();
+    for a in sim.current().values() {
+        for o in a.plan.iter().flat_map(|p| &p.operators) {
+            *share.entry(&o.device_id).or_default() += o.gpu_share;
+            *memory.entry(&o.device_id).or_default() += o.gpu_memory_mb;
+        }
+    }
+    let mut out: Vec<String> = sim
+        .world
+        .devices
+        .iter()
+        .filter(|d| {
+            share
+                .get(d.id.as_str())
+                .is_some_and(|&s| s > f64::from(d.gpu_count) + 1e-6)
+                || memory
+                    .get(d.id.as_str())
+                    .is_some_and(|&m| m > d.gpu_memory_mb + 1e-6)
+        })
+        .map(|d| d.id.clone())
+        .collect();
+    out.sort();
+    out
 }
 
 pub fn percentile(xs: &[f64], p: f64) -> f64 {
@@ -104,6 +140,7 @@ fn drive(
     }
     let mut windows = Vec::new();
     let mut latency_ms = Vec::new();
+    let (mut uncovered, mut over) = (0usize, Vec::new());
     let total = sim.windows();
     for w in 0..total {
         let t0 = Instant::now();
@@ -145,6 +182,13 @@ fn drive(
             }
         }
         let planning_ms = t0.elapsed().as_secs_f64() * 1e3;
+        let (live, covered) = sim.coverage();
+        uncovered = uncovered.max(live - covered);
+        for m in overcommitted(sim) {
+            if !over.contains(&m) {
+                over.push(m);
+            }
+        }
         let r: WindowReport = sim.realize(w);
         if opts.progress {
             eprint!(
@@ -189,5 +233,11 @@ fn drive(
         searches: planner.searches,
         wall_s: started.elapsed().as_secs_f64(),
         bad_assignments: sim.bad_assignments,
+        uncovered,
+        overcommitted: over,
+        reasons: sim.current().values().fold(Default::default(), |mut m, a| {
+            *m.entry(a.reason.clone()).or_default() += 1;
+            m
+        }),
     })
 }

@@ -8,14 +8,13 @@
 //! - 3: `compass topics check` found drift between the broker and the catalogue
 
 mod cmd;
-mod embedded;
 mod report;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{consume, demo, topics};
+use crate::cmd::{bench, consume, demo, topics};
 
 #[derive(Parser)]
 #[command(
@@ -35,6 +34,8 @@ struct Cli {
 enum Command {
     /// Run the whole system in one process on an embedded bus (no broker needed).
     Demo(demo::Args),
+    /// Run planners side by side on one benchmark scenario (JSON, table, plot).
+    Bench(bench::Args),
     /// Provision or verify the topic catalogue on a broker.
     Topics(topics::Args),
     /// Read a topic as a consumer group and print each decoded record as a JSON line.
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
     report::init_logging(cli.log_format);
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Consume(args) => consume::run(args),
     };

@@ -152,7 +152,7 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
         let members = known.join_map(devices.clone(), move |_, (q, h), d| {
             let mut id = cluster_of(q, *h, d, &buckets);
             if solo {
-                id.stratum = format!("{}#{}", id.stratum, q.id);
+                id.solo = q.id.clone();
             }
             (id, (q.clone(), *h, d.clone()))
         });
@@ -165,9 +165,10 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
 
         // Server classes, always present (possibly empty) so that joins on them never starve.
         let edge = tier_code(Tier::Edge);
+        let single = s.single_tier.map(tier_code);
         let servers = devices
             .clone()
-            .filter(move |(_, d)| d.tier != edge)
+            .filter(move |(_, d)| d.tier != edge && single.is_none_or(|t| d.tier == t))
             .map(|(_, d)| ((), Some(d)))
             .concat(
                 vec![(((), None), 0u64, 1isize)]
@@ -234,7 +235,7 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
             .flat_map(|(id, o)| {
                 o.next.map(|next| Ask {
                     app_id: id.app_id.clone(),
-                    stratum: id.stratum.split('#').next().unwrap_or_default().to_string(),
+                    stratum: id.stratum.clone(),
                     next,
                 })
             })
@@ -252,6 +253,7 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
                     higher_is_better: *h,
                     source: d.clone(),
                     candidates: o.candidates.clone(),
+                    searching: o.next.is_some(),
                 }),
             )
         });

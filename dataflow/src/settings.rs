@@ -23,6 +23,8 @@ pub struct Settings {
     pub hardware_speed: BTreeMap<String, f64>,
     /// Turn off the similarity clusters: every query is its own cluster (ablation).
     pub no_clusters: bool,
+    /// Plan on one server tier only (VideoStorm's setting).
+    pub single_tier: Option<compass_schemas::Tier>,
 }
 
 impl Default for Settings {
@@ -35,6 +37,7 @@ impl Default for Settings {
             profile_inputs: 16,
             hardware_speed: BTreeMap::new(),
             no_clusters: false,
+            single_tier: None,
         }
     }
 }

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use compass_dataflow::Settings;
 use compass_testbed::sim::Scenario;
 
-use crate::embedded::{self, percentile, RunOptions};
+use anyhow::Context;
+
+use compass::embedded::{self, percentile, RunOptions};
+use compass::plot::{line_chart, Series};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -53,5 +56,65 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("| searches run | {} |", report.searches);
     println!("| churn (moves) | {} |", report.churn);
     println!("| wall time | {:.1} s |", report.wall_s);
+    for (reason, n) in &report.reasons {
+        println!("| live queries at the end: {reason} | {n} |");
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let t = |w: &embedded::Window| w.window as f64 * 10.0;
+    line_chart(
+        &args.out.join("goodput.png"),
+        "demo: queries per window",
+        "simulated seconds",
+        "queries",
+        &[
+            Series {
+                name: "live",
+                points: report
+                    .windows
+                    .iter()
+                    .map(|w| (t(w), w.live as f64))
+                    .collect(),
+            },
+            Series {
+                name: "assigned",
+                points: report
+                    .windows
+                    .iter()
+                    .map(|w| (t(w), w.assigned as f64))
+                    .collect(),
+            },
+            Series {
+                name: "met SLOs",
+                points: report
+                    .windows
+                    .iter()
+                    .map(|w| (t(w), w.met as f64))
+                    .collect(),
+            },
+        ],
+    )?;
+    line_chart(
+        &args.out.join("planning-latency.png"),
+        "demo: planning wall time per window",
+        "simulated seconds",
+        "ms",
+        &[Series {
+            name: "planning",
+            points: report
+                .windows
+                .iter()
+                .map(|w| (t(w), w.planning_ms))
+                .collect(),
+        }],
+    )?;
+    std::fs::write(
+        args.out.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    println!(
+        "plots: {0}/goodput.png, {0}/planning-latency.png; report: {0}/report.json",
+        args.out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

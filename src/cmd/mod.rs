@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod consume;
 pub mod demo;
 pub mod topics;

@@ -95,6 +95,38 @@ impl Scenario {
     pub fn windows(&self) -> u64 {
         (self.trace.duration_s / self.window_s).ceil() as u64
     }
+
+    /// The benchmark scenarios by name (see BENCHMARKS.md): `constrained-small` (about 100
+    /// live queries, servers at a quarter of the sized fleet), `constrained-large` (about
+    /// 1,500), `abundant` (servers at four times the sized fleet; cost mode is the planner's
+    /// setting), `dynamics` (the demo's drift events).
+    pub fn named(name: &str, seed: u64) -> Option<Self> {
+        let mut s = Scenario::demo(seed);
+        s.name = name.to_string();
+        match name {
+            "constrained-small" => {
+                s.edge_devices = 200;
+                s.server_scale = 0.25;
+                s.trace.arrival = Arrival::Poisson { rate_per_s: 0.4 };
+                s.trace.drift.clear();
+            }
+            "constrained-large" => {
+                s.edge_devices = 3000;
+                s.server_scale = 0.25;
+                s.trace.arrival = Arrival::Poisson { rate_per_s: 6.0 };
+                s.trace.drift.clear();
+            }
+            "abundant" => {
+                s.edge_devices = 200;
+                s.server_scale = 4.0;
+                s.trace.arrival = Arrival::Poisson { rate_per_s: 0.4 };
+                s.trace.drift.clear();
+            }
+            "dynamics" | "demo" => {}
+            _ => return None,
+        }
+        Some(s)
+    }
 }
 
 pub struct Simulation {

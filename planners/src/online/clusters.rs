@@ -22,6 +22,8 @@ pub struct ClusterId {
     pub hardware_class: String,
     pub uplink: i32,
     pub stratum: String,
+    /// Empty, or the one query of a cluster of its own (clustering turned off).
+    pub solo: String,
 }
 
 /// The cluster of a query whose source device is `source`.
@@ -41,6 +43,7 @@ pub fn cluster_of(
         hardware_class: k.hardware_class,
         uplink: k.uplink,
         stratum: q.stratum.clone(),
+        solo: String::new(),
     }
 }
 

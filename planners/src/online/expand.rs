@@ -15,13 +15,26 @@ use serde::{Deserialize, Serialize};
 use super::rows::{tier_code, Decision, DeviceRow, PlacedRow, QueryRow};
 use super::search::TierPlan;
 use super::Fx;
+use crate::matching::baselines;
 use crate::matching::greedy::{self, Options};
 use crate::matching::{Candidate, Instance, Mode, QueryDemand, Resource};
 use crate::search::acquisition::{normal_cdf, prob_at_most};
 
+/// Which global step decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// The fast incremental matcher ([`greedy::solve`]).
+    Compass,
+    /// Each query takes its own best plan ([`baselines::vulcan`]).
+    Vulcan,
+    /// Greedy marginal utility per resource ([`baselines::videostorm`]).
+    VideoStorm,
+}
+
 /// How a partition is matched.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatchSettings {
+    pub algorithm: Algorithm,
     pub mode: Mode,
     /// Machines tried per server class and candidate.
     pub spread: usize,
@@ -34,6 +47,7 @@ pub struct MatchSettings {
 impl Default for MatchSettings {
     fn default() -> Self {
         MatchSettings {
+            algorithm: Algorithm::Compass,
             mode: Mode::Goodput,
             spread: 3,
             confidence: 0.9,
@@ -50,6 +64,8 @@ pub struct Member {
     pub higher_is_better: bool,
     pub source: DeviceRow,
     pub candidates: Vec<TierPlan>,
+    /// The cluster's search still wants profiles.
+    pub searching: bool,
 }
 
 /// Probability that a candidate meets this member's own SLOs.
@@ -252,7 +268,11 @@ pub fn plan_partition(
         mode: settings.mode,
         churn_penalty: settings.churn_penalty,
     };
-    let matching = greedy::solve(&inst, &settings.options);
+    let matching = match settings.algorithm {
+        Algorithm::Compass => greedy::solve(&inst, &settings.options),
+        Algorithm::Vulcan => baselines::vulcan(&inst),
+        Algorithm::VideoStorm => baselines::videostorm(&inst),
+    };
     members
         .iter()
         .zip(&bounds)
@@ -263,9 +283,14 @@ pub fn plan_partition(
                 let t = &m.candidates[b.plan];
                 decision(m, t, b, |id| device_of.get(id).map_or(0, |d| d.tier))
             }
-            None if m.candidates.is_empty() => {
-                Decision::rejected(&m.query.id, &m.query.app_id, "no candidate plan yet")
+            None if m.candidates.is_empty() && m.searching => {
+                Decision::rejected(&m.query.id, &m.query.app_id, "search in progress")
             }
+            None if m.candidates.is_empty() => Decision::rejected(
+                &m.query.id,
+                &m.query.app_id,
+                "no plan predicted to meet the SLOs",
+            ),
             None if options.is_empty() => Decision::rejected(
                 &m.query.id,
                 &m.query.app_id,

@@ -1,0 +1,179 @@
+//! `compass bench`: every named planner on the same scenario, trace and seed; JSON, a
+//! markdown table and PNG plots. Goodput is realized by the simulated workers, never
+//! predicted.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use compass_dataflow::Settings;
+use compass_planners::online::expand::Algorithm;
+use compass_schemas::Tier;
+use compass_testbed::sim::Scenario;
+use serde::Serialize;
+
+use compass::embedded::{self, percentile, RunOptions, RunReport};
+use compass::plot::{line_chart, Series};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// constrained-small, constrained-large, abundant, dynamics.
+    #[arg(long, default_value = "constrained-small")]
+    pub scenario: String,
+    /// Comma-separated: compass, vulcan, videostorm, no-clusters, no-matching.
+    #[arg(long, default_value = "compass,vulcan,videostorm")]
+    pub planner: String,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write the JSON report here (the table and plots go beside it).
+    #[arg(long, default_value = "bench.json")]
+    pub json: PathBuf,
+}
+
+#[derive(Serialize)]
+struct Latency {
+    p50: f64,
+    p99: f64,
+}
+
+#[derive(Serialize)]
+struct PlannerResult {
+    goodput: f64,
+    slo_attainment: f64,
+    cost_usd: f64,
+    planning_latency_ms: Latency,
+    profiles: u64,
+    profile_gpu_seconds: f64,
+    churn: usize,
+    wall_s: f64,
+}
+
+#[derive(Serialize)]
+struct Report {
+    scenario: String,
+    seed: u64,
+    planners: BTreeMap<String, PlannerResult>,
+}
+
+/// The planner settings a name stands for.
+pub fn settings_for(name: &str, scenario: &str) -> anyhow::Result<Settings> {
+    let mut s = Settings::default();
+    if scenario == "abundant" {
+        s = s.cost_mode();
+    }
+    match name {
+        "compass" => {}
+        "vulcan" => {
+            s.no_clusters = true;
+            s.matching.algorithm = Algorithm::Vulcan;
+        }
+        "videostorm" => {
+            s.single_tier = Some(Tier::Cloud);
+            s.matching.algorithm = Algorithm::VideoStorm;
+        }
+        "no-clusters" => s.no_clusters = true,
+        "no-matching" => s.matching.algorithm = Algorithm::Vulcan,
+        "ilp" => bail!("the `ilp` planner is not wired into the dataflow yet; `cargo run --release -p compass-planners --features milp --example matching` measures the matcher against it"),
+        other => bail!("unknown planner `{other}`"),
+    }
+    Ok(s)
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut results: Vec<(String, RunReport)> = Vec::new();
+    for name in args
+        .planner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let scenario = Scenario::named(&args.scenario, args.seed)
+            .with_context(|| format!("unknown scenario `{}`", args.scenario))?;
+        let settings = settings_for(name, &args.scenario)?;
+        eprintln!("{name}:");
+        let r = embedded::run(
+            scenario,
+            settings,
+            RunOptions {
+                progress: true,
+                ..RunOptions::default()
+            },
+        )?;
+        results.push((name.to_string(), r));
+    }
+    let report = Report {
+        scenario: args.scenario.clone(),
+        seed: args.seed,
+        planners: results
+            .iter()
+            .map(|(n, r)| {
+                (
+                    n.clone(),
+                    PlannerResult {
+                        goodput: r.goodput,
+                        slo_attainment: r.slo_attainment,
+                        cost_usd: r.cost_usd,
+                        planning_latency_ms: Latency {
+                            p50: percentile(&r.latency_ms, 50.0),
+                            p99: percentile(&r.latency_ms, 99.0),
+                        },
+                        profiles: r.profiles,
+                        profile_gpu_seconds: r.profile_gpu_seconds,
+                        churn: r.churn,
+                        wall_s: r.wall_s,
+                    },
+                )
+            })
+            .collect(),
+    };
+    std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", args.json.display()))?;
+    let mut md = format!(
+        "| planner ({}, seed {}) | goodput | SLO attainment | cost USD | latency p50/p99 ms | profiles | GPU-s | churn | wall s |\n|---|---|---|---|---|---|---|---|---|\n",
+        args.scenario, args.seed
+    );
+    for (n, r) in &results {
+        md.push_str(&format!(
+            "| {n} | {:.1} | {:.1}% | {:.2} | {:.1} / {:.1} | {} | {:.0} | {} | {:.1} |\n",
+            r.goodput,
+            100.0 * r.slo_attainment,
+            r.cost_usd,
+            percentile(&r.latency_ms, 50.0),
+            percentile(&r.latency_ms, 99.0),
+            r.profiles,
+            r.profile_gpu_seconds,
+            r.churn,
+            r.wall_s
+        ));
+    }
+    print!("{md}");
+    let md_path = args.json.with_extension("md");
+    std::fs::write(&md_path, &md)?;
+    let png = args.json.with_extension("png");
+    let series: Vec<Series> = results
+        .iter()
+        .map(|(n, r)| Series {
+            name: n,
+            points: r
+                .windows
+                .iter()
+                .map(|w| (w.window as f64 * 10.0, w.goodput))
+                .collect(),
+        })
+        .collect();
+    line_chart(
+        &png,
+        &format!("goodput per window: {}", args.scenario),
+        "simulated seconds",
+        "weighted queries meeting SLOs",
+        &series,
+    )?;
+    eprintln!(
+        "wrote {}, {} and {}",
+        args.json.display(),
+        md_path.display(),
+        png.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,6 @@
+//! The embedded harness behind `compass demo` and `compass bench`: the planner's dataflow
+//! driven against the testbed's simulated deployment in one process, and PNG charts of the
+//! result. The `compass` binary is a thin command line over this and the library crates.
+
+pub mod embedded;
+pub mod plot;
