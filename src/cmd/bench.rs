@@ -29,6 +29,9 @@ pub struct Args {
     /// Write the JSON report here (the table and plots go beside it).
     #[arg(long, default_value = "bench.json")]
     pub json: PathBuf,
+    /// Matching partitions (metro pools and cloud machines dealt among them by hash).
+    #[arg(long, default_value_t = 1)]
+    pub partitions: u32,
 }
 
 #[derive(Serialize)]
@@ -90,7 +93,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     {
         let scenario = Scenario::named(&args.scenario, args.seed)
             .with_context(|| format!("unknown scenario `{}`", args.scenario))?;
-        let settings = settings_for(name, &args.scenario)?;
+        let mut settings = settings_for(name, &args.scenario)?;
+        settings.partitions = args.partitions.max(1);
         eprintln!("{name}:");
         let r = embedded::run(
             scenario,

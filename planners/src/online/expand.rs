@@ -52,7 +52,10 @@ impl Default for MatchSettings {
             spread: 3,
             confidence: 0.9,
             churn_penalty: 0.05,
-            options: Options::default(),
+            options: Options {
+                lns_budget: 20_000,
+                ..Options::default()
+            },
         }
     }
 }
