@@ -285,9 +285,12 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
                 }
             })
             .map(|(_, d)| d);
+        // Consolidate before leaving: an antijoin is a difference of two streams, and its
+        // +1 and -1 for the same record must cancel before anyone reads them.
         matched
             .concat(unknown_app)
             .concat(unknown_device)
+            .consolidate()
             .inspect(move |x| d_out.borrow_mut().push(x.clone()))
             .probe_with(&probe);
 

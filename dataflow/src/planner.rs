@@ -186,8 +186,13 @@ impl Planner {
         let outcomes: Vec<_> = take(upto, &self.handles.outcomes);
         self.searches += outcomes.iter().filter(|(_, _, r)| *r > 0).count() as u64;
         // Per query: the newest insertion wins; a retraction with no insertion is a departure.
-        let mut by_query: BTreeMap<String, (Option<Decision>, Option<Decision>)> = BTreeMap::new();
+        // Net change per decision first (updates of one epoch may arrive in pieces).
+        let mut net: BTreeMap<Decision, isize> = BTreeMap::new();
         for (d, _, r) in take(upto, &self.handles.decisions) {
+            *net.entry(d).or_default() += r;
+        }
+        let mut by_query: BTreeMap<String, (Option<Decision>, Option<Decision>)> = BTreeMap::new();
+        for (d, r) in net.into_iter().filter(|(_, r)| *r != 0) {
             let e = by_query.entry(d.query_id.clone()).or_default();
             if r > 0 {
                 e.0 = Some(d);

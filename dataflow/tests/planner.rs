@@ -1,0 +1,133 @@
+//! The planner's dataflow alone, fed by hand: decisions for arrivals, withdrawals for
+//! departures, rejections with reasons for queries it cannot plan, and profile requests
+//! that stop once answered.
+
+use compass_dataflow::{Change, Planner, Settings};
+use compass_schemas::{QueryEvent, QueryEventKind, QuerySpec, Slo};
+use compass_testbed::sim::{Scenario, Simulation};
+
+fn arrive(id: &str, app: &str, device: &str) -> QueryEvent {
+    QueryEvent {
+        query_id: id.into(),
+        kind: QueryEventKind::Arrive,
+        event_time_ms: 0,
+        spec: Some(QuerySpec {
+            app_id: app.into(),
+            source_device_id: device.into(),
+            rate_per_s: 0.2,
+            weight: 1.0,
+            slo: Slo {
+                latency_ms: 2000.0,
+                latency_percentile: 95.0,
+                accuracy_threshold: None,
+                max_cost_usd_per_hour: None,
+            },
+            data_stratum: "clean".into(),
+        }),
+    }
+}
+
+fn depart(id: &str) -> QueryEvent {
+    QueryEvent {
+        query_id: id.into(),
+        kind: QueryEventKind::Depart,
+        event_time_ms: 1,
+        spec: None,
+    }
+}
+
+#[test]
+fn arrivals_departures_and_bad_queries() {
+    let mut sim =
+        Simulation::new(Scenario::named("constrained-small", 2).expect("scenario")).expect("sim");
+    let settings = Settings {
+        hardware_speed: sim.hardware_speed(),
+        ..Settings::default()
+    };
+    timely::execute_directly(move |worker| {
+        let mut p = Planner::new(worker, settings);
+        for a in sim.applications() {
+            p.app(&a);
+        }
+        for t in sim.initial_telemetry() {
+            p.telemetry(&t).expect("telemetry");
+        }
+        p.query(&arrive("good", "speech-recognition", "edge-0"))
+            .expect("query");
+        p.query(&arrive("no-app", "no-such-app", "edge-0"))
+            .expect("query");
+        p.query(&arrive("no-device", "speech-recognition", "nowhere"))
+            .expect("query");
+        let mut reasons = std::collections::BTreeMap::new();
+        let mut requests = 0;
+        let mut assigned = false;
+        for _ in 0..20 {
+            let changes = p.advance(worker);
+            let mut asked = false;
+            for c in &changes {
+                match c {
+                    Change::Decided { decision, .. } => {
+                        reasons.insert(decision.query_id.clone(), decision.reason.clone());
+                        assigned |= decision.query_id == "good" && decision.assigned();
+                    }
+                    Change::Profile { epoch, ask } => {
+                        asked = true;
+                        requests += 1;
+                        let req = compass_dataflow::records::profile_request(
+                            *epoch,
+                            ask,
+                            "a100-80gb",
+                            16,
+                            0,
+                        );
+                        for s in sim.answer(&req).expect("answer") {
+                            p.sample(&s).expect("sample");
+                        }
+                    }
+                    Change::Withdrawn { .. } => panic!("nobody departed yet"),
+                }
+            }
+            if !asked && assigned {
+                break;
+            }
+        }
+        assert_eq!(reasons["no-app"], "unknown application");
+        assert_eq!(reasons["no-device"], "unknown source device");
+        assert!(assigned, "the good query was never assigned: {reasons:?}");
+        assert!(
+            requests >= 3,
+            "the search profiled only {requests} configurations"
+        );
+        // Quiet now: nothing changes without input.
+        assert!(p.advance(worker).is_empty());
+        p.query(&depart("good")).expect("depart");
+        let changes = p.advance(worker);
+        assert!(
+            changes
+                .iter()
+                .any(|c| matches!(c, Change::Withdrawn { query_id, .. } if query_id == "good")),
+            "{changes:?}"
+        );
+        // A sample for an application the planner never saw is refused with a reason.
+        let mut bad = sim
+            .answer(&compass_dataflow::records::profile_request(
+                0,
+                &compass_dataflow::graph::Ask {
+                    app_id: "speech-recognition".into(),
+                    stratum: "clean".into(),
+                    next: compass_planners::online::search::NextProfile {
+                        config: 0,
+                        ops: Vec::new(),
+                    },
+                },
+                "a100-80gb",
+                1,
+                0,
+            ))
+            .unwrap_or_default();
+        if let Some(s) = bad.first_mut() {
+            s.app_id = "no-such-app".into();
+            assert!(p.sample(s).is_err());
+        }
+    });
+}
