@@ -13,6 +13,13 @@ use compass_schemas::{
 use crate::graph::Ask;
 use crate::planner::Change;
 
+fn settings(knobs: &[(String, String)]) -> Vec<KnobSetting> {
+    knobs
+        .iter()
+        .map(|(k, v)| KnobSetting::new(k.clone(), v.clone()))
+        .collect()
+}
+
 /// The assignment record of a decision made in `epoch`.
 pub fn assignment(epoch: u64, d: &Decision, decided_at_ms: i64) -> Assignment {
     let est = |mean: f64, stddev: f64| Estimate { mean, stddev };
@@ -31,11 +38,7 @@ pub fn assignment(epoch: u64, d: &Decision, decided_at_ms: i64) -> Assignment {
                 .iter()
                 .map(|o| PlacedOperator {
                     operator: o.operator.clone(),
-                    knobs: o
-                        .knobs
-                        .iter()
-                        .map(|(k, v)| KnobSetting::new(k.clone(), v.clone()))
-                        .collect(),
+                    knobs: settings(&o.knobs),
                     tier: tier_of(o.tier),
                     device_id: o.device_id.clone(),
                     gpu_share: o.gpu_share.0,
@@ -87,11 +90,7 @@ pub fn profile_request(
             .iter()
             .map(|o| OperatorChoice {
                 operator: o.name.clone(),
-                knobs: o
-                    .knobs
-                    .iter()
-                    .map(|(k, v)| KnobSetting::new(k.clone(), v.clone()))
-                    .collect(),
+                knobs: settings(&o.knobs),
             })
             .collect(),
         quotas: vec![StratumQuota {
