@@ -5,6 +5,11 @@
 //! retract a departed query, the worker must know the row it inserted. Each worker holds only
 //! the keys of the records it consumed (with Kafka: its partitions), so state is split the
 //! way the input is.
+//!
+//! Limit today: [`Planner::advance`] drains this worker's output buffers only. With several
+//! workers each would see just the decisions of the keys it owns, so the embedded harness
+//! runs one worker; routing outputs to the producing worker (and the cross-worker flush
+//! barrier before committing offsets) comes with `compass run`.
 
 use std::collections::{BTreeMap, HashMap};
 
