@@ -7,9 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::rows::{tier_code, tier_of, DeviceRow, QueryRow};
+use super::rows::{tier_code, DeviceRow, QueryRow};
 use super::Fx;
-use crate::model::{AccuracyBound, Device, Link, Query, SloTargets};
+use crate::model::{AccuracyBound, Device, Query, SloTargets};
 use crate::search::cluster::{cluster_key, tightest, Buckets};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -134,20 +134,19 @@ impl ClusterSpec {
 
     /// The source device standing for every member's.
     pub fn source(&self, id: &ClusterId) -> Device {
-        Device {
+        DeviceRow {
             id: "source".into(),
-            tier: tier_of(id.tier),
+            tier: id.tier,
             hardware_class: id.hardware_class.clone(),
             pool: String::new(),
-            speed: self.source_speed.0,
+            speed: self.source_speed,
             gpu_count: self.source_gpus,
-            gpu_memory_mb: self.source_memory_mb.0,
-            price_usd_per_hour: 0.0,
-            link: Link {
-                uplink_mbps: self.uplink_mbps.0,
-                rtt_ms: self.rtt_ms.0,
-            },
+            gpu_memory_mb: self.source_memory_mb,
+            price_usd_per_hour: Fx(0.0),
+            uplink_mbps: self.uplink_mbps,
+            rtt_ms: self.rtt_ms,
             alive: true,
         }
+        .device()
     }
 }

@@ -11,56 +11,29 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::clusters::{ClusterId, ClusterSpec};
-use super::rows::{tier_code, tier_of, DeviceRow};
+use super::rows::{tier_code, DeviceRow};
 use super::stats::ConfigStats;
 use super::Fx;
-use crate::model::{enumerate_plans, AppModel, Config, Device, Link, Plan};
+use crate::model::{enumerate_plans, AppModel, Config, Device, Plan};
 use crate::search::bo::{Search, Settings};
 
-/// A class of server machines (edge server or cloud) as the search sees it: one stands for
-/// all machines of the class.
+/// A class of server machines (edge server or cloud) as the search sees it: one machine,
+/// renamed after its class and stripped of its pool, stands for all machines of the class.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ServerClass {
-    pub tier: u8,
-    pub hardware_class: String,
-    pub speed: Fx,
-    pub gpu_count: u32,
-    pub gpu_memory_mb: Fx,
-    pub price_usd_per_hour: Fx,
-    pub uplink_mbps: Fx,
-    pub rtt_ms: Fx,
-}
+pub struct ServerClass(pub DeviceRow);
 
 impl ServerClass {
     pub fn of(d: &DeviceRow) -> Self {
-        ServerClass {
-            tier: d.tier,
-            hardware_class: d.hardware_class.clone(),
-            speed: d.speed,
-            gpu_count: d.gpu_count,
-            gpu_memory_mb: d.gpu_memory_mb,
-            price_usd_per_hour: d.price_usd_per_hour,
-            uplink_mbps: d.uplink_mbps,
-            rtt_ms: d.rtt_ms,
-        }
+        ServerClass(DeviceRow {
+            id: d.hardware_class.clone(),
+            pool: String::new(),
+            alive: true,
+            ..d.clone()
+        })
     }
 
     fn device(&self) -> Device {
-        Device {
-            id: self.hardware_class.clone(),
-            tier: tier_of(self.tier),
-            hardware_class: self.hardware_class.clone(),
-            pool: String::new(),
-            speed: self.speed.0,
-            gpu_count: self.gpu_count,
-            gpu_memory_mb: self.gpu_memory_mb.0,
-            price_usd_per_hour: self.price_usd_per_hour.0,
-            link: Link {
-                uplink_mbps: self.uplink_mbps.0,
-                rtt_ms: self.rtt_ms.0,
-            },
-            alive: true,
-        }
+        self.0.device()
     }
 }
 
