@@ -77,6 +77,39 @@ pub struct RunReport {
     pub overcommitted: Vec<String>,
 }
 
+impl Window {
+    /// The record of window `w`, realized as `r`.
+    pub fn of(r: &WindowReport, w: u64, rounds: usize, planning_ms: f64) -> Self {
+        Window {
+            window: w,
+            live: r.live,
+            assigned: r.assigned,
+            met: r.met,
+            goodput: r.weighted_goodput,
+            cost_usd: r.cost_usd,
+            churn: r.churn,
+            rounds,
+            planning_ms,
+        }
+    }
+}
+
+/// The live progress line (stderr) after the last of `windows`.
+pub fn progress(windows: &[Window], total: u64, profiles: u64) {
+    if let Some(x) = windows.last() {
+        eprint!(
+            "\r\x1b[2Kwindow {}/{}  live {}  assigned {}  met {}  profiles {}  planning {:.0} ms",
+            x.window + 1,
+            total,
+            x.live,
+            x.assigned,
+            x.met,
+            profiles,
+            x.planning_ms
+        );
+    }
+}
+
 /// Machines whose capacity the assignments in force exceed.
 fn overcommitted(sim: &Simulation) -> Vec<String> {
     let mut share: HashMap<&str, f64> = HashMap::new();
@@ -190,36 +223,38 @@ fn drive(
             }
         }
         let r: WindowReport = sim.realize(w);
+        windows.push(Window::of(&r, w, rounds, planning_ms));
         if opts.progress {
-            eprint!(
-                "\r\x1b[2Kwindow {}/{}  live {}  assigned {}  met {}  profiles {}  planning {:.0} ms",
-                w + 1,
-                total,
-                r.live,
-                r.assigned,
-                r.met,
-                sim.profiles,
-                planning_ms
-            );
+            progress(&windows, total, sim.profiles);
         }
-        windows.push(Window {
-            window: w,
-            live: r.live,
-            assigned: r.assigned,
-            met: r.met,
-            goodput: r.weighted_goodput,
-            cost_usd: r.cost_usd,
-            churn: r.churn,
-            rounds,
-            planning_ms,
-        });
     }
     if opts.progress {
         eprintln!();
     }
+    Ok(report_of(
+        sim,
+        windows,
+        latency_ms,
+        planner.searches,
+        started,
+        uncovered,
+        over,
+    ))
+}
+
+/// The run's report from its windows and the simulation's counters.
+pub fn report_of(
+    sim: &Simulation,
+    windows: Vec<Window>,
+    latency_ms: Vec<f64>,
+    searches: u64,
+    started: Instant,
+    uncovered: usize,
+    overcommitted: Vec<String>,
+) -> RunReport {
     let live: usize = windows.iter().map(|w| w.live).sum();
     let met: usize = windows.iter().map(|w| w.met).sum();
-    Ok(RunReport {
+    RunReport {
         scenario: sim.scenario.name.clone(),
         seed: sim.scenario.seed,
         goodput: windows.iter().map(|w| w.goodput).sum(),
@@ -230,14 +265,14 @@ fn drive(
         latency_ms,
         profiles: sim.profiles,
         profile_gpu_seconds: sim.profile_gpu_seconds,
-        searches: planner.searches,
+        searches,
         wall_s: started.elapsed().as_secs_f64(),
         bad_assignments: sim.bad_assignments,
         uncovered,
-        overcommitted: over,
+        overcommitted,
         reasons: sim.current().values().fold(Default::default(), |mut m, a| {
             *m.entry(a.reason.clone()).or_default() += 1;
             m
         }),
-    })
+    }
 }

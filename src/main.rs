@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{bench, consume, demo, topics};
+use crate::cmd::{bench, consume, demo, run, topics, worker};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,10 @@ enum Command {
     Demo(demo::Args),
     /// Run planners side by side on one benchmark scenario (JSON, table, plot).
     Bench(bench::Args),
+    /// Run the planner on Kafka: inputs from the topics, assignments and profile requests out.
+    Run(run::Args),
+    /// Simulated GPU workers, devices and users against a planner on Kafka.
+    Worker(worker::Args),
     /// Provision or verify the topic catalogue on a broker.
     Topics(topics::Args),
     /// Read a topic as a consumer group and print each decoded record as a JSON line.
@@ -48,6 +52,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Worker(args) => worker::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Consume(args) => consume::run(args),
     };

@@ -34,6 +34,8 @@ pub struct OutboundRecord {
     pub key: Vec<u8>,
     pub payload: Option<Vec<u8>>,
     pub headers: Vec<(String, Vec<u8>)>,
+    /// Event time (CreateTime) in ms since the Unix epoch; `None`: the producer's clock.
+    pub timestamp_ms: Option<i64>,
 }
 
 impl OutboundRecord {
@@ -43,7 +45,14 @@ impl OutboundRecord {
             key: key.into(),
             payload: Some(payload),
             headers: Vec::new(),
+            timestamp_ms: None,
         }
+    }
+
+    /// Stamp the record with an explicit event time.
+    pub fn at(mut self, timestamp_ms: i64) -> Self {
+        self.timestamp_ms = Some(timestamp_ms);
+        self
     }
 
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {

@@ -48,5 +48,6 @@ pub fn dead_letter(
         key: record.key.clone().unwrap_or_default(),
         payload: record.payload.clone(),
         headers,
+        timestamp_ms: None,
     }
 }

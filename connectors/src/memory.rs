@@ -138,7 +138,7 @@ impl Sink for MemorySink {
                     .into_iter()
                     .map(|(k, v)| (k, Some(v)))
                     .collect(),
-                timestamp_ms: None,
+                timestamp_ms: record.timestamp_ms,
             });
             Delivered {
                 partition: partition as i32,

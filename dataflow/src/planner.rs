@@ -6,10 +6,17 @@
 //! the keys of the records it consumed (with Kafka: its partitions), so state is split the
 //! way the input is.
 //!
-//! Limit today: [`Planner::advance`] drains this worker's output buffers only. With several
-//! workers each would see just the decisions of the keys it owns, so the embedded harness
-//! runs one worker; routing outputs to the producing worker (and the cross-worker flush
-//! barrier before committing offsets) comes with `compass run`.
+//! Time: updates go in at the planner's *update time* ([`Planner::set_time`], at least the
+//! open epoch), so a service can place a record in the epoch of its event time while earlier
+//! epochs are still open. [`Planner::close_to`] promises no more updates before an epoch;
+//! [`Planner::take_complete`] returns the changes of every epoch the whole dataflow (all
+//! workers) has finished, one epoch at a time, so the same inputs at the same epochs give
+//! the same changes however often it is called. [`Planner::advance`] is the embedded
+//! harness's lockstep: close one epoch, step until it completes, take it.
+//!
+//! Outputs stay on the worker that computed them: each worker publishes its own share (a
+//! query's decisions are always computed on one worker, the owner of its matching
+//! partition), so with several workers no worker sees every decision.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -17,6 +24,8 @@ use compass_planners::online::rows::{Decision, DeviceRow, QueryRow};
 use compass_planners::online::stats::{ConfigStats, StatsError};
 use compass_schemas::{Application, DeviceTelemetry, ProfileSample, QueryEvent, QueryEventKind};
 use thiserror::Error;
+
+use differential_dataflow::input::InputSession;
 
 use crate::graph::{self, model_of, AppEntry, Ask, Handles};
 use crate::settings::Settings;
@@ -55,6 +64,10 @@ pub struct Planner {
     handles: Handles,
     settings: Settings,
     epoch: u64,
+    /// Time of the next updates (≥ `epoch`).
+    at: u64,
+    /// Every epoch up to this one has been taken.
+    taken: Option<u64>,
     apps: HashMap<String, AppEntry>,
     queries: HashMap<String, QueryRow>,
     devices: HashMap<String, DeviceRow>,
@@ -70,6 +83,8 @@ impl Planner {
             handles,
             settings,
             epoch: 0,
+            at: 0,
+            taken: None,
             apps: HashMap::new(),
             queries: HashMap::new(),
             devices: HashMap::new(),
@@ -87,15 +102,46 @@ impl Planner {
         self.queries.len()
     }
 
-    pub fn app(&mut self, app: &Application) {
-        let entry = AppEntry::new(app);
-        if let Some(old) = self.apps.insert(app.app_id.clone(), entry.clone()) {
-            if old == entry {
-                return;
-            }
-            self.handles.apps.remove((app.app_id.clone(), old));
+    /// Put the next updates at `epoch` (or at the open epoch, if `epoch` is already closed).
+    /// Returns the epoch used.
+    pub fn set_time(&mut self, epoch: u64) -> u64 {
+        self.at = epoch.max(self.epoch);
+        self.at
+    }
+
+    fn update<D>(at: u64, session: &mut InputSession<u64, D, isize>, old: Option<D>, new: Option<D>)
+    where
+        D: differential_dataflow::Data,
+    {
+        if let Some(old) = old {
+            session.update_at(old, at, -1);
         }
-        self.handles.apps.insert((app.app_id.clone(), entry));
+        if let Some(new) = new {
+            session.update_at(new, at, 1);
+        }
+    }
+
+    /// Learn an application and publish it into the dataflow.
+    pub fn app(&mut self, app: &Application) {
+        if let Some(old) = self.know_app(app) {
+            let new = self.apps.get(&app.app_id).cloned();
+            let key = &app.app_id;
+            Self::update(
+                self.at,
+                &mut self.handles.apps,
+                old.map(|o| (key.clone(), o)),
+                new.map(|n| (key.clone(), n)),
+            );
+        }
+    }
+
+    /// Learn an application for decoding profile samples without publishing it (with several
+    /// workers, every worker must know each application but only one publishes it).
+    /// Returns `Some(previous entry)` when the entry changed.
+    pub fn know_app(&mut self, app: &Application) -> Option<Option<AppEntry>> {
+        let entry = AppEntry::new(app);
+        let old = self.apps.insert(app.app_id.clone(), entry.clone());
+        (old.as_ref() != Some(&entry)).then_some(old)
     }
 
     pub fn query(&mut self, ev: &QueryEvent) -> Result<(), InputError> {
@@ -115,12 +161,13 @@ impl Planner {
         if old == new {
             return Ok(());
         }
-        if let Some(old) = old {
-            self.handles.queries.remove((ev.query_id.clone(), old));
-        }
-        if let Some(new) = new {
-            self.handles.queries.insert((ev.query_id.clone(), new));
-        }
+        let key = &ev.query_id;
+        Self::update(
+            self.at,
+            &mut self.handles.queries,
+            old.map(|o| (key.clone(), o)),
+            new.map(|n| (key.clone(), n)),
+        );
         Ok(())
     }
 
@@ -134,13 +181,17 @@ impl Planner {
 
     pub fn telemetry(&mut self, t: &DeviceTelemetry) -> Result<(), InputError> {
         let row = DeviceRow::from_telemetry(t, self.speed(&t.hardware_class)?);
-        if let Some(old) = self.devices.insert(t.device_id.clone(), row.clone()) {
-            if old == row {
-                return Ok(());
-            }
-            self.handles.devices.remove((t.device_id.clone(), old));
+        let old = self.devices.insert(t.device_id.clone(), row.clone());
+        if old.as_ref() == Some(&row) {
+            return Ok(());
         }
-        self.handles.devices.insert((t.device_id.clone(), row));
+        let key = &t.device_id;
+        Self::update(
+            self.at,
+            &mut self.handles.devices,
+            old.map(|o| (key.clone(), o)),
+            Some((key.clone(), row)),
+        );
         Ok(())
     }
 
@@ -158,32 +209,81 @@ impl Planner {
         let old = self.stats.get(&key).cloned();
         let mut new = old.clone().unwrap_or_default();
         new.add(&app, s, speed)?;
-        if let Some(old) = old {
-            self.handles.stats.remove((key.clone(), old));
-        }
-        self.handles.stats.insert((key.clone(), new.clone()));
+        Self::update(
+            self.at,
+            &mut self.handles.stats,
+            old.map(|o| (key.clone(), o)),
+            Some((key.clone(), new.clone())),
+        );
         self.stats.insert(key, new);
         Ok(())
+    }
+
+    /// Promise no more updates before `epoch` (no-op if already promised) and send what was
+    /// fed into the dataflow.
+    pub fn close_to(&mut self, epoch: u64) {
+        if epoch > self.epoch {
+            self.epoch = epoch;
+            self.at = self.at.max(epoch);
+            let h = &mut self.handles;
+            h.apps.advance_to(epoch);
+            h.queries.advance_to(epoch);
+            h.devices.advance_to(epoch);
+            h.stats.advance_to(epoch);
+        }
+        let h = &mut self.handles;
+        h.apps.flush();
+        h.queries.flush();
+        h.devices.flush();
+        h.stats.flush();
+    }
+
+    /// The first epoch the dataflow has not finished (on every worker); `None` once all are.
+    pub fn incomplete(&self) -> Option<u64> {
+        self.handles.probe.with_frontier(|f| f.first().copied())
+    }
+
+    /// The changes of every finished epoch not taken yet, epoch by epoch.
+    pub fn take_complete(&mut self) -> Vec<Change> {
+        let Some(upto) = self
+            .incomplete()
+            .map_or(Some(u64::MAX), |f| f.checked_sub(1))
+        else {
+            return Vec::new();
+        };
+        let mut times: Vec<u64> = {
+            let h = &self.handles;
+            let mut t: Vec<u64> = h.decisions.borrow().iter().map(|(_, t, _)| *t).collect();
+            t.extend(h.asks.borrow().iter().map(|(_, t, _)| *t));
+            t.extend(h.outcomes.borrow().iter().map(|(_, t, _)| *t));
+            t.retain(|t| *t <= upto);
+            t
+        };
+        times.sort_unstable();
+        times.dedup();
+        let mut out = Vec::new();
+        for t in times {
+            out.extend(self.drain(t));
+        }
+        if upto != u64::MAX {
+            self.taken = Some(self.taken.map_or(upto, |t| t.max(upto)));
+        }
+        out
+    }
+
+    /// Every epoch up to this one has been taken by [`Planner::take_complete`].
+    pub fn taken(&self) -> Option<u64> {
+        self.taken
     }
 
     /// Close the current epoch: run the dataflow until every output for it is complete, and
     /// return what changed. Inputs fed afterwards belong to the next epoch.
     pub fn advance(&mut self, worker: &mut timely::worker::Worker) -> Vec<Change> {
-        let done = self.epoch;
-        self.epoch += 1;
-        let h = &mut self.handles;
-        h.apps.advance_to(self.epoch);
-        h.queries.advance_to(self.epoch);
-        h.devices.advance_to(self.epoch);
-        h.stats.advance_to(self.epoch);
-        h.apps.flush();
-        h.queries.flush();
-        h.devices.flush();
-        h.stats.flush();
-        let probe = h.probe.clone();
-        let upto = self.epoch;
-        worker.step_while(|| probe.less_than(&upto));
-        self.drain(done)
+        let next = self.epoch + 1;
+        self.close_to(next);
+        let probe = self.handles.probe.clone();
+        worker.step_while(|| probe.less_than(&next));
+        self.take_complete()
     }
 
     fn drain(&mut self, upto: u64) -> Vec<Change> {

@@ -3,7 +3,9 @@
 pub mod bench;
 pub mod consume;
 pub mod demo;
+pub mod run;
 pub mod topics;
+pub mod worker;
 
 use compass_connectors::kafka::KafkaSettings;
 

@@ -122,6 +122,14 @@ impl Scenario {
                 s.trace.arrival = Arrival::Poisson { rate_per_s: 0.4 };
                 s.trace.drift.clear();
             }
+            "e2e" => {
+                // The end-to-end test's trace: over 1,000 arrivals in five minutes, in ten
+                // windows (each window costs broker round trips per planning round).
+                s.trace.duration_s = 300.0;
+                s.trace.arrival = Arrival::Poisson { rate_per_s: 3.6 };
+                s.trace.mean_lifetime_s = 120.0;
+                s.window_s = 30.0;
+            }
             "dynamics" | "demo" => {}
             _ => return None,
         }
@@ -292,6 +300,11 @@ impl Simulation {
             .filter(|q| self.current.contains_key(*q))
             .count();
         (self.live.len(), covered)
+    }
+
+    /// The ids of the queries live now.
+    pub fn live_ids(&self) -> Vec<String> {
+        self.live.keys().cloned().collect()
     }
 
     pub fn current(&self) -> &HashMap<String, Assignment> {

@@ -4,9 +4,11 @@
 //! through to librdkafka verbatim.
 
 mod config;
+mod reader;
 mod sink;
 mod source;
 
 pub use config::KafkaSettings;
+pub use reader::{CommitWatcher, PartitionReader, StartAt, Tp};
 pub use sink::KafkaSink;
 pub use source::KafkaSource;

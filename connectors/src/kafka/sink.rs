@@ -40,24 +40,73 @@ impl KafkaSink {
     pub fn producer(&self) -> &FutureProducer {
         &self.producer
     }
+
+    /// Send a batch: enqueue every record first (waiting while the local queue is full),
+    /// then wait for each delivery, so the batch costs about one round trip, not one per
+    /// record. Records with one key keep their order. Returns where each landed, in order.
+    pub async fn send_all(&self, records: Vec<OutboundRecord>) -> Result<Vec<Delivered>, BusError> {
+        let mut pending = Vec::with_capacity(records.len());
+        for record in &records {
+            loop {
+                match self.producer.send_result(future_record(record)) {
+                    Ok(f) => {
+                        pending.push(f);
+                        break;
+                    }
+                    Err((
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull,
+                        ),
+                        _,
+                    )) => {
+                        self.producer.poll(Duration::from_millis(10));
+                    }
+                    Err((e, _)) => return Err(BusError::Kafka(e)),
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(pending.len());
+        for f in pending {
+            match f.await {
+                Ok(Ok(d)) => out.push(Delivered {
+                    partition: d.partition,
+                    offset: d.offset,
+                }),
+                Ok(Err((e, _))) => return Err(BusError::Kafka(e)),
+                Err(_) => return Err(BusError::Closed),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn future_record(record: &OutboundRecord) -> FutureRecord<'_, Vec<u8>, Vec<u8>> {
+    let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+    for (k, v) in &record.headers {
+        headers = headers.insert(Header {
+            key: k,
+            value: Some(v),
+        });
+    }
+    let mut fr = FutureRecord::to(&record.topic)
+        .key(&record.key)
+        .headers(headers);
+    if let Some(p) = &record.payload {
+        fr = fr.payload(p);
+    }
+    if let Some(ts) = record.timestamp_ms {
+        fr = fr.timestamp(ts);
+    }
+    fr
 }
 
 impl Sink for KafkaSink {
     async fn send(&self, record: OutboundRecord) -> Result<Delivered, BusError> {
-        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-        for (k, v) in &record.headers {
-            headers = headers.insert(Header {
-                key: k,
-                value: Some(v),
-            });
-        }
-        let mut fr = FutureRecord::to(&record.topic)
-            .key(&record.key)
-            .headers(headers);
-        if let Some(p) = &record.payload {
-            fr = fr.payload(p);
-        }
-        match self.producer.send(fr, rdkafka::util::Timeout::Never).await {
+        match self
+            .producer
+            .send(future_record(&record), rdkafka::util::Timeout::Never)
+            .await
+        {
             Ok(d) => Ok(Delivered {
                 partition: d.partition,
                 offset: d.offset,

@@ -25,7 +25,10 @@ pub struct CompassContext;
 
 impl ClientContext for CompassContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        if matches!(error, KafkaError::PartitionEOF(_)) {
+        if matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        ) {
             return;
         }
         warn!(%error, reason, "kafka client error");
@@ -89,25 +92,7 @@ impl Source for KafkaSource {
     async fn recv(&mut self) -> Result<Option<InboundRecord>, BusError> {
         loop {
             match self.consumer.recv().await {
-                Ok(m) => {
-                    let headers = m
-                        .headers()
-                        .map(|hs| {
-                            hs.iter()
-                                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    return Ok(Some(InboundRecord {
-                        topic: m.topic().to_string(),
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        key: m.key().map(<[u8]>::to_vec),
-                        payload: m.payload().map(<[u8]>::to_vec),
-                        headers,
-                        timestamp_ms: m.timestamp().to_millis(),
-                    }));
-                }
+                Ok(m) => return Ok(Some(inbound_of(&m))),
                 Err(KafkaError::PartitionEOF(_)) => continue,
                 Err(e) => return Err(BusError::Kafka(e)),
             }
@@ -126,5 +111,26 @@ impl Source for KafkaSource {
             Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
             Err(e) => Err(BusError::Kafka(e)),
         }
+    }
+}
+
+/// An owned copy of a consumed message.
+pub(crate) fn inbound_of<M: Message>(m: &M) -> InboundRecord {
+    let headers = m
+        .headers()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default();
+    InboundRecord {
+        topic: m.topic().to_string(),
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(<[u8]>::to_vec),
+        payload: m.payload().map(<[u8]>::to_vec),
+        headers,
+        timestamp_ms: m.timestamp().to_millis(),
     }
 }

@@ -1,0 +1,334 @@
+//! A reader of an explicit set of partitions, for a timely worker that must own its share of
+//! the input without group rebalances moving it away.
+//!
+//! Delivery: at-least-once. The reader never commits by itself (`enable.auto.commit=false`);
+//! its owner commits the *next* offset per partition with [`PartitionReader::commit`] once
+//! every output derived from the records before it is durable. Caveat: records read after
+//! the last commit are read again after a crash. Where the reader starts is its owner's
+//! choice ([`StartAt`]): Compass's planner replays its inputs from the beginning to rebuild
+//! its state, and uses the committed offsets for lag and for telling its readers how far it
+//! has got.
+//!
+//! End of partition: `enable.partition.eof=true`, so [`PartitionReader::caught_up`] says
+//! whether a partition has been read to its end (not `fetch_watermarks`, which some
+//! Kafka-protocol brokers answer wrongly).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use crate::bus::{BusError, InboundRecord};
+use crate::kafka::source::{inbound_of, CompassContext};
+use crate::kafka::KafkaSettings;
+
+/// A topic partition.
+pub type Tp = (String, i32);
+
+/// Where reading starts on every partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    Beginning,
+    /// The group's committed offset (the beginning where none is committed).
+    Committed,
+    End,
+}
+
+pub struct PartitionReader {
+    /// One client per topic: an end-of-partition event names the partition but not the
+    /// topic, so topics must not share a client.
+    consumers: Vec<(String, BaseConsumer<CompassContext>)>,
+    next: usize,
+    assigned: BTreeSet<Tp>,
+    at_end: BTreeSet<Tp>,
+    /// Offset after the last record read, per partition.
+    next_offset: BTreeMap<Tp, i64>,
+    last_refresh: Option<Instant>,
+}
+
+impl PartitionReader {
+    /// Read `partitions` as consumer group `group` (used for commits only; the reader does not
+    /// join the group's rebalancing).
+    pub fn new(
+        settings: &KafkaSettings,
+        group: &str,
+        partitions: &[Tp],
+        start: StartAt,
+    ) -> Result<Self, BusError> {
+        let offset = match start {
+            StartAt::Beginning => Offset::Beginning,
+            StartAt::Committed => Offset::Stored,
+            StartAt::End => Offset::End,
+        };
+        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for (t, p) in partitions {
+            by_topic.entry(t).or_default().push(*p);
+        }
+        let mut consumers = Vec::new();
+        for (topic, parts) in by_topic {
+            let consumer: BaseConsumer<CompassContext> = settings
+                .client_config(&[
+                    ("group.id", group),
+                    ("enable.auto.commit", "false"),
+                    ("enable.auto.offset.store", "false"),
+                    ("enable.partition.eof", "true"),
+                    ("auto.offset.reset", "earliest"),
+                    // Latency over broker load: a broker that answers an empty fetch only
+                    // after the full wait delays every new record (and every request queued
+                    // behind the fetch on the connection) by up to this much.
+                    ("fetch.wait.max.ms", "10"),
+                ])?
+                .create_with_context(CompassContext)?;
+            let mut tpl = TopicPartitionList::new();
+            for p in parts {
+                tpl.add_partition_offset(topic, p, offset)?;
+            }
+            consumer.assign(&tpl)?;
+            consumers.push((topic.to_string(), consumer));
+        }
+        Ok(PartitionReader {
+            consumers,
+            next: 0,
+            assigned: partitions.iter().cloned().collect(),
+            at_end: BTreeSet::new(),
+            next_offset: BTreeMap::new(),
+            last_refresh: None,
+        })
+    }
+
+    /// Partition counts of `topics` from the broker's metadata; a missing topic is an error.
+    pub fn partition_counts(
+        settings: &KafkaSettings,
+        topics: &[&str],
+        timeout: Duration,
+    ) -> Result<BTreeMap<String, i32>, BusError> {
+        let consumer: BaseConsumer = settings.client_config(&[])?.create()?;
+        let mut out = BTreeMap::new();
+        for t in topics {
+            let md = consumer.fetch_metadata(Some(t), timeout)?;
+            let n = md
+                .topics()
+                .iter()
+                .find(|m| m.name() == *t && m.error().is_none())
+                .map_or(0, |m| m.partitions().len());
+            if n == 0 {
+                return Err(BusError::UnknownTopic((*t).to_string()));
+            }
+            out.insert((*t).to_string(), n as i32);
+        }
+        Ok(out)
+    }
+
+    /// The next record, waiting at most `timeout`; `None` if none came.
+    pub fn poll(&mut self, timeout: Duration) -> Result<Option<InboundRecord>, BusError> {
+        let deadline = Instant::now() + timeout;
+        let n = self.consumers.len();
+        if n == 0 {
+            std::thread::sleep(timeout);
+            return Ok(None);
+        }
+        loop {
+            for _ in 0..n {
+                let i = self.next;
+                self.next = (self.next + 1) % n;
+                if let Some(r) = self.poll_one(i)? {
+                    return Ok(Some(r));
+                }
+            }
+            self.refresh_ends();
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(1)));
+        }
+    }
+
+    fn poll_one(&mut self, i: usize) -> Result<Option<InboundRecord>, BusError> {
+        let (topic, consumer) = &self.consumers[i];
+        loop {
+            match consumer.poll(Duration::ZERO) {
+                None => return Ok(None),
+                Some(Ok(m)) => {
+                    let tp = (m.topic().to_string(), m.partition());
+                    self.at_end.remove(&tp);
+                    self.next_offset.insert(tp.clone(), m.offset() + 1);
+                    return Ok(Some(inbound_of(&m)));
+                }
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    self.at_end.insert((topic.clone(), p));
+                }
+                Some(Err(e)) => return Err(BusError::Kafka(e)),
+            }
+        }
+    }
+
+    /// End-of-partition events do not always reach `poll` (librdkafka may hand them to the
+    /// error callback instead), and asking the broker for watermarks (ListOffsets) is slow on
+    /// some Kafka-protocol brokers, so an idle reader compares its positions with the high
+    /// watermarks the client caches from its fetch responses, at most every 5 ms.
+    fn refresh_ends(&mut self) {
+        if self
+            .last_refresh
+            .is_some_and(|t| t.elapsed() < Duration::from_millis(5))
+            || self.at_end.len() == self.assigned.len()
+        {
+            return;
+        }
+        self.last_refresh = Some(Instant::now());
+        for (topic, consumer) in &self.consumers {
+            for tp in self.assigned.iter().filter(|(t, _)| t == topic) {
+                if self.at_end.contains(tp) {
+                    continue;
+                }
+                if let Some((low, high)) = cached_watermarks(consumer, &tp.0, tp.1) {
+                    if self.next_offset.get(tp).copied().unwrap_or(low) >= high {
+                        self.at_end.insert(tp.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether `tp` has been read to its end (until the next record arrives on it).
+    pub fn caught_up(&self, tp: &Tp) -> bool {
+        self.at_end.contains(tp)
+    }
+
+    /// Whether every assigned partition has been read to its end.
+    pub fn all_caught_up(&self) -> bool {
+        self.at_end.len() == self.assigned.len()
+    }
+
+    pub fn assigned(&self) -> &BTreeSet<Tp> {
+        &self.assigned
+    }
+
+    /// Commit `next` (the next offset to read, per partition) for the group, synchronously.
+    pub fn commit(&self, next: &BTreeMap<Tp, i64>) -> Result<(), BusError> {
+        if next.is_empty() {
+            return Ok(());
+        }
+        for (topic, consumer) in &self.consumers {
+            let mut tpl = TopicPartitionList::new();
+            for ((t, p), o) in next.iter().filter(|((t, _), _)| t == topic) {
+                tpl.add_partition_offset(t, *p, Offset::Offset(*o))?;
+            }
+            if tpl.count() == 0 {
+                continue;
+            }
+            match consumer.commit(&tpl, CommitMode::Sync) {
+                Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+                Err(e) => return Err(BusError::Kafka(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The high watermark (the offset the next record will get) of every assigned partition,
+    /// asked of the broker (a ListOffsets round trip per partition: slow on some brokers).
+    pub fn high_watermarks(&self, timeout: Duration) -> Result<BTreeMap<Tp, i64>, BusError> {
+        let mut out = BTreeMap::new();
+        for (topic, consumer) in &self.consumers {
+            for (t, p) in self.assigned.iter().filter(|(t, _)| t == topic) {
+                let (_, high) = consumer.fetch_watermarks(t, *p, timeout)?;
+                out.insert((t.clone(), *p), high);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Offset after the last record read, per partition read so far.
+    pub fn positions(&self) -> &BTreeMap<Tp, i64> {
+        &self.next_offset
+    }
+}
+
+/// The (low, high) watermarks the client last saw in a fetch response; `None` before the
+/// first one. No broker round trip.
+fn cached_watermarks<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    partition: i32,
+) -> Option<(i64, i64)> {
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client pointer is valid while `consumer` lives; librdkafka only reads the
+    // NUL-terminated topic name and writes the two out-parameters, which outlive the call.
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+        && high >= 0
+        && low >= 0)
+        .then_some((low, high))
+}
+
+/// Watches how far another consumer group has committed, without joining it.
+pub struct CommitWatcher {
+    consumer: BaseConsumer,
+}
+
+impl CommitWatcher {
+    pub fn new(settings: &KafkaSettings, group: &str) -> Result<Self, BusError> {
+        Ok(CommitWatcher {
+            consumer: settings.client_config(&[("group.id", group)])?.create()?,
+        })
+    }
+
+    /// The high watermarks of `partitions` in one ListOffsets request per broker (latest
+    /// offset: timestamp -1), from this idle client (a client that is also fetching may queue
+    /// the request behind its fetches).
+    pub fn high_watermarks(
+        &self,
+        partitions: &[Tp],
+        timeout: Duration,
+    ) -> Result<BTreeMap<Tp, i64>, BusError> {
+        let mut tpl = TopicPartitionList::new();
+        for (t, p) in partitions {
+            tpl.add_partition_offset(t, *p, Offset::End)?;
+        }
+        let got = self.consumer.offsets_for_times(tpl, timeout)?;
+        let mut out = BTreeMap::new();
+        for e in got.elements() {
+            if let Offset::Offset(o) = e.offset() {
+                out.insert((e.topic().to_string(), e.partition()), o);
+            }
+        }
+        drop(got);
+        Ok(out)
+    }
+
+    /// The offsets the group has committed on `partitions` (absent: none committed).
+    pub fn committed(
+        &self,
+        partitions: &[Tp],
+        timeout: Duration,
+    ) -> Result<BTreeMap<Tp, i64>, BusError> {
+        let mut tpl = TopicPartitionList::new();
+        for (t, p) in partitions {
+            tpl.add_partition(t, *p);
+        }
+        let got = self.consumer.committed_offsets(tpl, timeout)?;
+        let out = got
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+                _ => None,
+            })
+            .collect();
+        // A live TopicPartitionList keeps the client from shutting down: drop it first.
+        drop(got);
+        Ok(out)
+    }
+}

@@ -1,0 +1,102 @@
+//! `compass run`: the planner as a Kafka service (see `compass::service::planner` for its
+//! delivery semantics). Stops on SIGTERM or Ctrl-C after finishing, flushing and committing
+//! the open epochs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use compass::config::Config;
+use compass::service::planner::{serve, ServeOptions};
+use compass::service::{hardware_speeds, Topics};
+use tracing::info;
+
+use crate::report::{broker_hint, Hint};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The configuration file (every key overridable by COMPASS__SECTION__KEY).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Timely worker threads (overrides planner.workers).
+    #[arg(short = 'w', long)]
+    pub workers: Option<usize>,
+}
+
+/// Load the configuration the way every Kafka command does.
+pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    Config::load(path, std::env::vars())
+        .context(Hint(
+            "see compass.example.toml for every key and its default".into(),
+        ))
+        .context("bad configuration")
+}
+
+/// Set `stop` on SIGTERM or Ctrl-C.
+pub fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::spawn(move || {
+        rt.block_on(async {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            info!("stop requested: finishing the open epochs");
+            flag.store(true, Ordering::Relaxed);
+        });
+    });
+    Ok(stop)
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut config = load(args.config.as_deref())?;
+    if let Some(w) = args.workers {
+        config.planner.workers = w.max(1);
+    }
+    let p = &config.planner;
+    let mut settings = compass_dataflow::Settings {
+        partitions: p.partitions,
+        profile_inputs: p.profile_inputs,
+        hardware_speed: hardware_speeds(&p.hardware_speed)?,
+        ..Default::default()
+    };
+    if p.cost_mode {
+        settings = settings.cost_mode();
+    }
+    let kafka = config.kafka_settings();
+    info!(brokers = %kafka.brokers, properties = ?kafka.redacted(), group = %p.group, "configuration");
+    let opts = ServeOptions {
+        kafka: kafka.clone(),
+        topics: Topics::new(&config.topics.prefix)?,
+        group: p.group.clone(),
+        workers: p.workers,
+        epoch_ms: p.epoch_ms,
+        lateness_ms: p.lateness_ms,
+        settings,
+        profile_class: p.profile_class.clone(),
+        exit_when_caught_up: p.exit_when_caught_up,
+    };
+    let report = serve(opts, stop_on_signal()?)
+        .context(broker_hint(&kafka.brokers))
+        .context("the planner stopped")?;
+    info!(
+        records = report.records,
+        assignments = report.assignments,
+        requests = report.requests,
+        dead_lettered = report.dead_lettered,
+        late = report.late,
+        "planner stopped"
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,325 @@
+//! `compass.toml`: the configuration of `compass run` and `compass worker --simulated`.
+//!
+//! One TOML file; every key can be overridden by an environment variable
+//! `COMPASS__SECTION__KEY` (for example `COMPASS__PLANNER__EPOCH_MS=250`). Values from the
+//! environment are read as TOML values when they parse as one (numbers, booleans) and as
+//! strings otherwise. The `[kafka]` section is passed to librdkafka verbatim; dotted keys
+//! may be written bare (`security.protocol = "SASL_SSL"`), and in its environment overrides
+//! `_` stands for `.` (`COMPASS__KAFKA__SASL_MECHANISM` sets `sasl.mechanism`), since
+//! librdkafka's property names have dots and no underscores.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use compass_connectors::kafka::KafkaSettings;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML: {source}")]
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// librdkafka properties, verbatim (`bootstrap.servers` is required).
+    pub kafka: BTreeMap<String, String>,
+    pub topics: TopicsConfig,
+    pub planner: PlannerConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicsConfig {
+    /// Prefix of every topic name in the catalogue.
+    pub prefix: String,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            prefix: "compass.".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlannerConfig {
+    /// Consumer group the planner commits its input offsets for.
+    pub group: String,
+    /// Timely worker threads in this process.
+    pub workers: usize,
+    /// Epoch length: records are batched by event time into epochs of this many ms.
+    pub epoch_ms: u64,
+    /// How long an idle, caught-up partition waits for late records before the epoch
+    /// closes without them (a record later than this joins the open epoch).
+    pub lateness_ms: u64,
+    /// Matching partitions (1: one global matching).
+    pub partitions: u32,
+    /// Serve every query at least cost instead of maximizing goodput.
+    pub cost_mode: bool,
+    /// Hardware class that profile requests ask for.
+    pub profile_class: String,
+    /// Inputs measured per profile request.
+    pub profile_inputs: i32,
+    /// Stop once every input partition has been read to its end and every epoch is closed
+    /// (batch replays and tests); a service leaves this off.
+    pub exit_when_caught_up: bool,
+    /// Speed of each hardware class relative to the reference GPU; absent classes take the
+    /// testbed's published figures.
+    pub hardware_speed: BTreeMap<String, f64>,
+}
+
+impl Default for PlannerConfig {
+    fn default() -> Self {
+        PlannerConfig {
+            group: "compass-planner".into(),
+            workers: 1,
+            epoch_ms: 100,
+            lateness_ms: 50,
+            partitions: 1,
+            cost_mode: false,
+            profile_class: crate::embedded::PROFILE_CLASS.into(),
+            profile_inputs: 16,
+            exit_when_caught_up: false,
+            hardware_speed: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address of the Prometheus endpoint; empty turns it off.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Read `path` (or only defaults, if `None`), then apply `env` overrides.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.display().to_string(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|source| ConfigError::Parse {
+                        path: p.display().to_string(),
+                        source: Box::new(source),
+                    })?
+            }
+            None => toml::Table::new(),
+        };
+        if let Some(toml::Value::Table(k)) = table.get_mut("kafka") {
+            *k = flatten(k);
+        }
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("COMPASS__") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                return Err(ConfigError::Invalid(format!(
+                    "environment variable {name}: expected COMPASS__SECTION__KEY"
+                )));
+            };
+            let section = section.to_ascii_lowercase();
+            let mut key = key.to_ascii_lowercase();
+            let value = if section == "kafka" {
+                key = key.replace('_', ".");
+                toml::Value::String(value)
+            } else {
+                parse_value(&value)
+            };
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => {
+                    t.insert(key, value);
+                }
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "environment variable {name}: `{section}` is not a section"
+                    )))
+                }
+            }
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.message().to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let p = &self.planner;
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if p.workers == 0 {
+            return bad("planner.workers must be at least 1");
+        }
+        if p.epoch_ms == 0 {
+            return bad("planner.epoch_ms must be at least 1");
+        }
+        if p.partitions == 0 {
+            return bad("planner.partitions must be at least 1");
+        }
+        if p.profile_inputs <= 0 {
+            return bad("planner.profile_inputs must be positive");
+        }
+        if let Some((k, v)) = p
+            .hardware_speed
+            .iter()
+            .find(|(_, v)| !(v.is_finite() && **v > 0.0))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "planner.hardware_speed.{k} = {v}: a speed must be a positive number"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The Kafka client settings: `bootstrap.servers` plus every other property.
+    pub fn kafka_settings(&self) -> KafkaSettings {
+        let brokers = self
+            .kafka
+            .get("bootstrap.servers")
+            .cloned()
+            .unwrap_or_else(|| "127.0.0.1:9092".into());
+        let mut s = KafkaSettings::new(brokers);
+        for (k, v) in self.kafka.iter().filter(|(k, _)| *k != "bootstrap.servers") {
+            s = s.with(k, v);
+        }
+        s
+    }
+}
+
+/// `a.b = "x"` is a nested table in TOML; librdkafka wants `"a.b"`. Leaves become strings.
+fn flatten(t: &toml::Table) -> toml::Table {
+    fn walk(prefix: &str, v: &toml::Value, out: &mut toml::Table) {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            toml::Value::String(s) => {
+                out.insert(prefix.to_string(), toml::Value::String(s.clone()));
+            }
+            other => {
+                out.insert(prefix.to_string(), toml::Value::String(other.to_string()));
+            }
+        }
+    }
+    let mut out = toml::Table::new();
+    walk("", &toml::Value::Table(t.clone()), &mut out);
+    out
+}
+
+fn parse_value(s: &str) -> toml::Value {
+    format!("v = {s}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(s.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile_path::Temp {
+        tempfile_path::Temp::new(text)
+    }
+
+    /// A file under the target directory that removes itself.
+    mod tempfile_path {
+        pub struct Temp(pub std::path::PathBuf);
+        impl Temp {
+            pub fn new(text: &str) -> Self {
+                let dir = std::env::temp_dir();
+                let p = dir.join(format!(
+                    "compass-config-{}-{:?}.toml",
+                    std::process::id(),
+                    std::thread::current().id()
+                ));
+                std::fs::write(&p, text).expect("write temp config");
+                Temp(p)
+            }
+        }
+        impl Drop for Temp {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    #[test]
+    fn file_then_environment_and_dotted_kafka_keys() {
+        let f = write(
+            "[kafka]\nbootstrap.servers = \"b:9092\"\nsecurity.protocol = \"SASL_SSL\"\nlinger.ms = 7\n\
+             [planner]\nepoch_ms = 200\nworkers = 2\n",
+        );
+        let env = vec![
+            ("COMPASS__PLANNER__EPOCH_MS".to_string(), "250".to_string()),
+            ("COMPASS__PLANNER__COST_MODE".into(), "true".into()),
+            ("COMPASS__TOPICS__PREFIX".into(), "t.".into()),
+            ("COMPASS__KAFKA__SASL_MECHANISM".into(), "PLAIN".into()),
+            ("OTHER".into(), "x".into()),
+        ];
+        let c = Config::load(Some(&f.0), env).expect("valid");
+        assert_eq!(c.planner.epoch_ms, 250);
+        assert_eq!(c.planner.workers, 2);
+        assert!(c.planner.cost_mode);
+        assert_eq!(c.topics.prefix, "t.");
+        let k = c.kafka_settings();
+        assert_eq!(k.brokers, "b:9092");
+        assert_eq!(k.properties["security.protocol"], "SASL_SSL");
+        assert_eq!(k.properties["sasl.mechanism"], "PLAIN");
+        assert_eq!(k.properties["linger.ms"], "7");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let f = write("[planner]\nepoch_msec = 5\n");
+        let e = Config::load(Some(&f.0), vec![]).expect_err("unknown key");
+        assert!(e.to_string().contains("epoch_msec"), "{e}");
+        let e = Config::load(None, vec![("COMPASS__PLANNER__WORKERS".into(), "0".into())])
+            .expect_err("zero workers");
+        assert!(e.to_string().contains("workers"), "{e}");
+        let e =
+            Config::load(None, vec![("COMPASS__PLANNER".into(), "1".into())]).expect_err("no key");
+        assert!(e.to_string().contains("COMPASS__SECTION__KEY"), "{e}");
+    }
+}

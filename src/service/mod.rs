@@ -1,0 +1,80 @@
+//! Compass on Kafka: the planner service (`compass run`) and the simulated GPU workers
+//! (`compass worker --simulated`), with what they share: topic names and event-time epochs.
+
+pub mod planner;
+pub mod simworker;
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use compass_connectors::topics::{Catalogue, CatalogueError};
+use thiserror::Error;
+
+/// Errors of the Kafka services.
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Bus(#[from] compass_connectors::bus::BusError),
+    #[error(transparent)]
+    Catalogue(#[from] CatalogueError),
+    #[error("encoding a record: {0}")]
+    Encode(#[from] compass_connectors::EncodeError),
+    #[error("the testbed: {0}")]
+    Testbed(String),
+    #[error("a timely worker failed: {0}")]
+    Worker(String),
+    #[error("the async runtime: {0}")]
+    Runtime(#[from] std::io::Error),
+}
+
+/// Full names of the topics the services use.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    pub apps: String,
+    pub queries: String,
+    pub telemetry: String,
+    pub profiles: String,
+    pub requests: String,
+    pub assignments: String,
+    pub dlq: String,
+}
+
+impl Topics {
+    pub fn new(prefix: &str) -> Result<Self, ServiceError> {
+        let c = Catalogue::builtin(prefix);
+        Ok(Topics {
+            apps: c.topic("apps")?,
+            queries: c.topic("queries")?,
+            telemetry: c.topic("telemetry")?,
+            profiles: c.topic("profiles")?,
+            requests: c.topic("profile-requests")?,
+            assignments: c.topic("assignments")?,
+            dlq: c.topic("dlq")?,
+        })
+    }
+}
+
+/// Header carrying a record's decision epoch (decimal), for consumers that do not decode.
+pub const HEADER_EPOCH: &str = "compass.epoch";
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The speed of each hardware class: the testbed's published figures, overridden by the
+/// configuration's.
+pub fn hardware_speeds(
+    overrides: &BTreeMap<String, f64>,
+) -> Result<BTreeMap<String, f64>, ServiceError> {
+    let tables = compass_testbed::fleet::Tables::builtin()
+        .map_err(|e| ServiceError::Testbed(e.to_string()))?;
+    let mut out: BTreeMap<String, f64> = tables
+        .classes
+        .iter()
+        .map(|(n, c)| (n.clone(), c.speed))
+        .collect();
+    out.extend(overrides.iter().map(|(k, v)| (k.clone(), *v)));
+    Ok(out)
+}

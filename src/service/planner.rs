@@ -1,0 +1,420 @@
+//! `compass run`: the planner's dataflow between Kafka topics, on timely workers.
+//!
+//! Delivery: at-least-once in, effectively-once out.
+//! - Each worker reads its share of the input partitions (queries, telemetry, profiles; by
+//!   index, no group rebalancing) from the **beginning**: the dataflow's state is rebuilt by
+//!   replaying its inputs, so a restarted planner converges to the same decisions.
+//! - Event time: a record's Kafka timestamp puts it in epoch `timestamp / epoch_ms`. A
+//!   worker closes an epoch once every partition it reads has passed it: a partition that is
+//!   not caught up holds the epoch at its last record's time; a caught-up (idle) one lets
+//!   time pass `lateness_ms` behind the wall clock. A record later than that joins the open
+//!   epoch (it is counted as late), the one case where a replay may batch differently.
+//! - Outputs (assignments, profile requests) of a finished epoch are produced by the worker
+//!   that computed them, keyed (query id, hardware class), stamped with their decision epoch,
+//!   and flushed. Each worker then acknowledges the epoch on a second, data-free dataflow;
+//!   its frontier is the barrier: input offsets of an epoch are committed only once **every**
+//!   worker has flushed that epoch's outputs.
+//! - Caveat: no Kafka transactions (the test broker has no EndTxn), so a crash between a
+//!   flush and its commit re-emits that epoch's outputs after the restart; they carry the
+//!   same decision epoch, so consumers that keep the highest epoch per query are unaffected.
+//! - Bad records (undecodable, invalid, or refused by the planner) go to the dead-letter
+//!   topic with their reason, and are committed like any other record.
+//!
+//! Applications (one small compacted topic) are read by every worker, since each needs them
+//! to decode profile samples; worker 0 alone publishes them into the dataflow.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use compass_connectors::dlq::dead_letter;
+use compass_connectors::kafka::{KafkaSettings, KafkaSink, PartitionReader, StartAt, Tp};
+use compass_connectors::{Codec, InboundRecord, OutboundRecord};
+use compass_dataflow::records::{self, Outbound};
+use compass_dataflow::{Planner, Settings};
+use compass_schemas::{Application, DeviceTelemetry, ProfileSample, QueryEvent};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::operators::probe::Handle as Probe;
+use timely::dataflow::operators::{Input, Probe as _};
+use timely::dataflow::InputHandle;
+use tracing::{debug, info, warn};
+
+use super::{now_ms, ServiceError, Topics, HEADER_EPOCH};
+
+/// What one service run needs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub kafka: KafkaSettings,
+    pub topics: Topics,
+    pub group: String,
+    pub workers: usize,
+    pub epoch_ms: u64,
+    pub lateness_ms: u64,
+    pub settings: Settings,
+    pub profile_class: String,
+    /// Return once every input has been read to its end and every epoch is closed.
+    pub exit_when_caught_up: bool,
+}
+
+/// What a worker did, summed over workers at the end.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServeReport {
+    pub records: u64,
+    pub late: u64,
+    pub dead_lettered: u64,
+    pub assignments: u64,
+    pub requests: u64,
+    pub epochs: u64,
+}
+
+/// Run the planner until `stop` turns true (or, with `exit_when_caught_up`, the input ends).
+pub fn serve(opts: ServeOptions, stop: Arc<AtomicBool>) -> Result<ServeReport, ServiceError> {
+    let t = &opts.topics;
+    let counts = PartitionReader::partition_counts(
+        &opts.kafka,
+        &[&t.apps, &t.queries, &t.telemetry, &t.profiles],
+        Duration::from_secs(10),
+    )?;
+    let mut inputs: Vec<Tp> = Vec::new();
+    for topic in [&t.queries, &t.telemetry, &t.profiles] {
+        inputs.extend((0..counts[topic.as_str()]).map(|p| (topic.clone(), p)));
+    }
+    let apps: Vec<Tp> = (0..counts[t.apps.as_str()])
+        .map(|p| (t.apps.clone(), p))
+        .collect();
+    info!(
+        workers = opts.workers,
+        partitions = inputs.len(),
+        epoch_ms = opts.epoch_ms,
+        "planner starting"
+    );
+    let config = timely::Config::process(opts.workers);
+    let guards = timely::execute(config, move |worker| {
+        let mine: Vec<Tp> = inputs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % worker.peers() == worker.index())
+            .map(|(_, tp)| tp.clone())
+            .collect();
+        run_worker(worker, &opts, mine, &apps, &stop)
+    })
+    .map_err(ServiceError::Worker)?;
+    let mut total = ServeReport::default();
+    for r in guards.join() {
+        let r = r.map_err(ServiceError::Worker)??;
+        total.records += r.records;
+        total.late += r.late;
+        total.dead_lettered += r.dead_lettered;
+        total.assignments += r.assignments;
+        total.requests += r.requests;
+        total.epochs = total.epochs.max(r.epochs);
+    }
+    Ok(total)
+}
+
+/// Per-partition event-time progress.
+#[derive(Default)]
+struct Watermarks {
+    last: BTreeMap<Tp, i64>,
+}
+
+impl Watermarks {
+    /// The time every partition in `parts` has passed.
+    fn min(&self, reader: &PartitionReader, parts: &[Tp], idle_floor: i64) -> i64 {
+        parts
+            .iter()
+            .map(|tp| {
+                let last = self.last.get(tp).copied().unwrap_or(i64::MIN);
+                if reader.caught_up(tp) {
+                    last.max(idle_floor)
+                } else {
+                    last
+                }
+            })
+            .min()
+            .unwrap_or(idle_floor)
+    }
+}
+
+struct Worker<'a> {
+    opts: &'a ServeOptions,
+    planner: Planner,
+    codec: Codec,
+    sink: KafkaSink,
+    runtime: tokio::runtime::Runtime,
+    publishes_apps: bool,
+    /// Next offsets to commit, by the epoch their records went into.
+    offsets: BTreeMap<u64, BTreeMap<Tp, i64>>,
+    dlq: Vec<OutboundRecord>,
+    report: ServeReport,
+}
+
+fn run_worker(
+    worker: &mut timely::worker::Worker,
+    opts: &ServeOptions,
+    mine: Vec<Tp>,
+    apps: &[Tp],
+    stop: &AtomicBool,
+) -> Result<ServeReport, ServiceError> {
+    let index = worker.index();
+    let publishes_apps = index == 0;
+    let mut acks: InputHandle<u64, CapacityContainerBuilder<Vec<()>>> = InputHandle::new();
+    let barrier = Probe::new();
+    worker.dataflow::<u64, _, _>(|scope| {
+        scope.input_from(&mut acks).probe_with(&barrier);
+    });
+    let planner = Planner::new(worker, opts.settings.clone());
+    let mut w = Worker {
+        opts,
+        planner,
+        codec: Codec::single_object(),
+        sink: KafkaSink::new(&opts.kafka)?,
+        runtime: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        publishes_apps,
+        offsets: BTreeMap::new(),
+        dlq: Vec::new(),
+        report: ServeReport::default(),
+    };
+    // Applications first, to the end, so that profile samples can be decoded.
+    let mut app_reader = PartitionReader::new(&opts.kafka, &opts.group, apps, StartAt::Beginning)?;
+    while !app_reader.all_caught_up() && !stop.load(Ordering::Relaxed) {
+        if let Some(r) = app_reader.poll(Duration::from_millis(50))? {
+            w.take_app(&r);
+        }
+    }
+    let mut reader = PartitionReader::new(&opts.kafka, &opts.group, &mine, StartAt::Beginning)?;
+    let mut marks = Watermarks::default();
+    let mut last_log = std::time::Instant::now();
+    let epoch_ms = opts.epoch_ms.max(1) as i64;
+    debug!(worker = index, partitions = mine.len(), "worker reading");
+    loop {
+        let stopping = stop.load(Ordering::Relaxed);
+        // Read a batch.
+        for _ in 0..1024 {
+            let got = match app_reader.poll(Duration::ZERO)? {
+                Some(r) => Some(r),
+                None => reader.poll(Duration::from_millis(2))?,
+            };
+            let Some(r) = got else { break };
+            let ts = r.timestamp_ms.unwrap_or_else(now_ms);
+            let tp = (r.topic.clone(), r.partition);
+            let e = w
+                .planner
+                .set_time(u64::try_from(ts.max(0) / epoch_ms).unwrap_or(0));
+            if e > u64::try_from(ts.max(0) / epoch_ms).unwrap_or(0) {
+                w.report.late += 1;
+            }
+            if r.topic == opts.topics.apps {
+                w.take_app(&r);
+            } else {
+                w.take(&r);
+                w.offsets
+                    .entry(e)
+                    .or_default()
+                    .insert(tp.clone(), r.offset + 1);
+            }
+            let last = marks.last.entry(tp).or_insert(ts);
+            *last = (*last).max(ts);
+        }
+        // Close every epoch all watched partitions have passed.
+        let idle_floor = now_ms() - opts.lateness_ms as i64;
+        // Worker 0's event time also waits for the applications topic.
+        let wm = marks
+            .min(&reader, &mine, idle_floor)
+            .min(if publishes_apps {
+                marks.min(&app_reader, apps, idle_floor)
+            } else {
+                i64::MAX
+            });
+        let caught_up = reader.all_caught_up() && app_reader.all_caught_up();
+        let finishing = stopping || (opts.exit_when_caught_up && caught_up);
+        if finishing {
+            w.planner.close_to(u64::MAX);
+        } else if wm > 0 {
+            w.planner
+                .close_to(u64::try_from(wm / epoch_ms).unwrap_or(0));
+        } else {
+            w.planner.close_to(0);
+        }
+        worker.step();
+        // Publish finished epochs, then acknowledge them.
+        w.publish()?;
+        if let Some(done) = w.planner.taken() {
+            let next = done.saturating_add(1);
+            if next > *acks.time() {
+                acks.advance_to(next);
+            }
+        }
+        if finishing && w.planner.incomplete().is_none() {
+            acks.close();
+            // Let the other workers finish their epochs too.
+            while !barrier.done() {
+                worker.step();
+                w.publish()?;
+            }
+            w.commit(&reader, None)?;
+            break;
+        }
+        worker.step();
+        let passed = barrier.with_frontier(|f| f.first().copied());
+        if last_log.elapsed() > Duration::from_secs(1) {
+            last_log = std::time::Instant::now();
+            debug!(worker = index, records = w.report.records, watermark_ms = wm, open_epoch = w.planner.epoch(),
+                   incomplete = ?w.planner.incomplete(), taken = ?w.planner.taken(), barrier = ?passed,
+                   caught_up, uncommitted_epochs = w.offsets.len(), "progress");
+        }
+        w.commit(&reader, passed)?;
+    }
+    w.report.epochs = w.planner.epoch();
+    info!(
+        worker = index,
+        records = w.report.records,
+        assignments = w.report.assignments,
+        requests = w.report.requests,
+        dead_lettered = w.report.dead_lettered,
+        late = w.report.late,
+        "worker done"
+    );
+    Ok(w.report)
+}
+
+impl Worker<'_> {
+    fn take_app(&mut self, r: &InboundRecord) {
+        let Some(bytes) = r.payload.as_deref() else {
+            return;
+        };
+        match self.codec.decode::<Application>(bytes) {
+            Ok(app) => {
+                if self.publishes_apps {
+                    self.planner.app(&app);
+                } else {
+                    self.planner.know_app(&app);
+                }
+            }
+            Err(e) if self.publishes_apps => self.reject(r, e.reason(), &e.to_string()),
+            Err(_) => {}
+        }
+    }
+
+    fn take(&mut self, r: &InboundRecord) {
+        self.report.records += 1;
+        let Some(bytes) = r.payload.as_deref() else {
+            // A tombstone on a compacted input: nothing to plan for (telemetry is upserted).
+            return;
+        };
+        let t = &self.opts.topics;
+        let result = if r.topic == t.queries {
+            self.codec
+                .decode::<QueryEvent>(bytes)
+                .map(|ev| self.planner.query(&ev).map_err(|e| e.to_string()))
+        } else if r.topic == t.telemetry {
+            self.codec
+                .decode::<DeviceTelemetry>(bytes)
+                .map(|ev| self.planner.telemetry(&ev).map_err(|e| e.to_string()))
+        } else {
+            self.codec
+                .decode::<ProfileSample>(bytes)
+                .map(|ev| self.planner.sample(&ev).map_err(|e| e.to_string()))
+        };
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(detail)) => self.reject(r, "refused", &detail),
+            Err(e) => self.reject(r, e.reason(), &e.to_string()),
+        }
+    }
+
+    fn reject(&mut self, r: &InboundRecord, reason: &str, detail: &str) {
+        warn!(topic = %r.topic, partition = r.partition, offset = r.offset, reason, "dead-lettered");
+        self.report.dead_lettered += 1;
+        self.dlq
+            .push(dead_letter(r, &self.opts.topics.dlq, reason, detail));
+    }
+
+    /// Produce the changes of every finished epoch, and the dead letters so far; wait until
+    /// all are durable.
+    fn publish(&mut self) -> Result<(), ServiceError> {
+        let changes = self.planner.take_complete();
+        let mut out = std::mem::take(&mut self.dlq);
+        let epoch_ms = self.opts.epoch_ms as i64;
+        for c in &changes {
+            let epoch = match c {
+                compass_dataflow::Change::Decided { epoch, .. }
+                | compass_dataflow::Change::Withdrawn { epoch, .. }
+                | compass_dataflow::Change::Profile { epoch, .. } => *epoch,
+            };
+            // Stamped with the end of its epoch: the same inputs give the same records.
+            let at = i64::try_from(epoch)
+                .unwrap_or(i64::MAX / epoch_ms - 1)
+                .saturating_add(1)
+                * epoch_ms;
+            let rec = match records::record_of(
+                c,
+                &self.opts.profile_class,
+                self.opts.settings.profile_inputs,
+                at,
+            ) {
+                Outbound::Assignment(a) => {
+                    self.report.assignments += 1;
+                    OutboundRecord::new(
+                        &self.opts.topics.assignments,
+                        a.query_id.clone(),
+                        self.codec.encode(&self.opts.topics.assignments, &a)?,
+                    )
+                }
+                Outbound::Request(q) => {
+                    self.report.requests += 1;
+                    OutboundRecord::new(
+                        &self.opts.topics.requests,
+                        q.hardware_class.clone(),
+                        self.codec.encode(&self.opts.topics.requests, &q)?,
+                    )
+                }
+            };
+            out.push(rec.with_header(HEADER_EPOCH, epoch.to_string()).at(at));
+        }
+        if !out.is_empty() {
+            let t = std::time::Instant::now();
+            let n = out.len();
+            let sink = &self.sink;
+            self.runtime.block_on(sink.send_all(out))?;
+            debug!(
+                records = n,
+                ms = t.elapsed().as_millis() as u64,
+                "published"
+            );
+        }
+        Ok(())
+    }
+
+    /// Commit the offsets of every epoch before `passed` (all of them when `None`).
+    fn commit(
+        &mut self,
+        reader: &PartitionReader,
+        passed: Option<u64>,
+    ) -> Result<(), ServiceError> {
+        let mut next: BTreeMap<Tp, i64> = BTreeMap::new();
+        let keep = match passed {
+            Some(p) => self.offsets.split_off(&p),
+            None => BTreeMap::new(),
+        };
+        for (_, offs) in std::mem::replace(&mut self.offsets, keep) {
+            for (tp, o) in offs {
+                let e = next.entry(tp).or_insert(o);
+                *e = (*e).max(o);
+            }
+        }
+        if !next.is_empty() {
+            let t = std::time::Instant::now();
+            reader.commit(&next)?;
+            debug!(
+                partitions = next.len(),
+                ms = t.elapsed().as_millis() as u64,
+                "committed"
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,178 @@
+//! End to end on the real broker: `compass run` (the planner) and `compass worker
+//! --simulated` (users, devices and GPU workers) talk only through Kafka topics. The trace
+//! has over 1,000 query arrivals; at the end every live query holds exactly one current
+//! assignment on the compacted topic, and the realized goodput equals the embedded run's on
+//! the same scenario and seed within 2%.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use compass::embedded::{self, RunOptions};
+use compass_dataflow::Settings;
+use compass_testbed::sim::{Scenario, Simulation};
+use serde_json::Value;
+use support::{brokers, compass, unique};
+
+const SEED: u64 = 3;
+
+fn with_env(c: &mut Command, prefix: &str) {
+    c.env("COMPASS__TOPICS__PREFIX", prefix)
+        .env("COMPASS__KAFKA__BOOTSTRAP_SERVERS", brokers())
+        .env("COMPASS__PLANNER__GROUP", format!("{prefix}planner"))
+        .env("COMPASS__PLANNER__EPOCH_MS", "50")
+        .env("COMPASS__PLANNER__LATENESS_MS", "20")
+        .env("COMPASS__METRICS__LISTEN", "");
+}
+
+#[test]
+fn simulated_workers_through_kafka_match_the_embedded_run() {
+    let prefix = format!("{}.", unique("e2e"));
+    let created = compass()
+        .args(["topics", "create", "--prefix", &prefix])
+        .output()
+        .expect("run compass topics create");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+
+    let mut run = compass();
+    with_env(&mut run, &prefix);
+    let mut planner = run
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start compass run");
+
+    let dir = std::env::temp_dir().join(unique("e2e-report"));
+    std::fs::create_dir_all(&dir).expect("report dir");
+    let report_path = dir.join("report.json");
+    let mut worker = compass();
+    with_env(&mut worker, &prefix);
+    let started = Instant::now();
+    let sim = worker
+        .args([
+            "worker",
+            "--simulated",
+            "--scenario",
+            "e2e",
+            "--seed",
+            &SEED.to_string(),
+        ])
+        .arg("--report")
+        .arg(&report_path)
+        .output()
+        .expect("run compass worker");
+    let kafka_wall = started.elapsed();
+    // SIGTERM: the planner finishes its epoch, flushes, commits and exits 0.
+    let _ = Command::new("kill")
+        .args(["-TERM", &planner.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = planner.try_wait().expect("wait for the planner") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = planner.kill();
+            panic!("the planner did not stop within 30 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        sim.status.success(),
+        "simulated workers failed: {}",
+        String::from_utf8_lossy(&sim.stderr)
+    );
+    assert!(status.success(), "the planner exited with {status}");
+
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&report_path).expect("report")).expect("json");
+    let kafka_goodput = report["goodput"].as_f64().expect("goodput");
+
+    // The same scenario, embedded.
+    let scenario = Scenario::named("e2e", SEED).expect("scenario");
+    let local = embedded::run(scenario.clone(), Settings::default(), RunOptions::default())
+        .expect("embedded run");
+    eprintln!(
+        "goodput: kafka {kafka_goodput:.1} ({:.0} s), embedded {:.1} ({:.1} s)",
+        kafka_wall.as_secs_f64(),
+        local.goodput,
+        local.wall_s
+    );
+    assert!(local.goodput > 0.0);
+    let gap = (kafka_goodput - local.goodput).abs() / local.goodput;
+    assert!(
+        gap <= 0.02,
+        "goodput differs by {:.1}% (kafka {kafka_goodput}, embedded {})",
+        gap * 100.0,
+        local.goodput
+    );
+
+    // The trace and the queries live at its end.
+    let mut world = Simulation::new(scenario).expect("world");
+    let mut arrivals = 0;
+    for w in 0..world.windows() {
+        let (q, _) = world.window_inputs(w);
+        arrivals += q.iter().filter(|e| e.spec.is_some()).count();
+    }
+    assert!(arrivals >= 1000, "only {arrivals} arrivals");
+    let live = world.live_ids();
+
+    // Every record on the assignments topic, latest decision epoch per query.
+    let out = compass()
+        .args(["consume", "--type", "assignment", "--idle-exit-ms", "5000"])
+        .args(["--topic", &format!("{prefix}assignments")])
+        .args(["--group", &format!("{prefix}check")])
+        .output()
+        .expect("consume assignments");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut latest: BTreeMap<String, (i64, Vec<Value>)> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: Value = serde_json::from_str(line).expect("json line");
+        let a = &v["value"];
+        let id = a["query_id"].as_str().expect("query id").to_string();
+        let epoch = a["decision_epoch"].as_i64().expect("epoch");
+        let e = latest.entry(id).or_insert((i64::MIN, Vec::new()));
+        if epoch > e.0 {
+            *e = (epoch, vec![a.clone()]);
+        } else if epoch == e.0 && !e.1.contains(a) {
+            e.1.push(a.clone());
+        }
+    }
+    for id in &live {
+        let (_, current) = latest
+            .get(id)
+            .unwrap_or_else(|| panic!("live query {id} has no assignment record"));
+        assert_eq!(
+            current.len(),
+            1,
+            "live query {id} has {} current records",
+            current.len()
+        );
+        let status = current[0]["status"].as_str().unwrap_or_default();
+        assert!(
+            status == "assigned" || status == "rejected",
+            "live query {id} is {status}"
+        );
+    }
+    for (id, (_, current)) in &latest {
+        if !live.contains(id) {
+            assert_eq!(current.len(), 1, "departed query {id}");
+            assert_eq!(
+                current[0]["status"], "withdrawn",
+                "departed query {id} not withdrawn"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
