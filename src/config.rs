@@ -91,7 +91,7 @@ impl Default for PlannerConfig {
             group: "compass-planner".into(),
             workers: 1,
             epoch_ms: 100,
-            lateness_ms: 50,
+            lateness_ms: 200,
             partitions: 1,
             cost_mode: false,
             profile_class: crate::embedded::PROFILE_CLASS.into(),
@@ -308,6 +308,16 @@ mod tests {
         assert_eq!(k.properties["security.protocol"], "SASL_SSL");
         assert_eq!(k.properties["sasl.mechanism"], "PLAIN");
         assert_eq!(k.properties["linger.ms"], "7");
+    }
+
+    #[test]
+    fn the_example_file_states_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("compass.example.toml");
+        let c = Config::load(Some(&path), vec![]).expect("the example parses");
+        assert_eq!(c.planner, PlannerConfig::default());
+        assert_eq!(c.topics, TopicsConfig::default());
+        assert_eq!(c.metrics, MetricsConfig::default());
+        assert_eq!(c.kafka_settings().brokers, "127.0.0.1:9092");
     }
 
     #[test]

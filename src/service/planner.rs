@@ -65,7 +65,6 @@ pub struct ServeReport {
     pub dead_lettered: u64,
     pub assignments: u64,
     pub requests: u64,
-    pub epochs: u64,
 }
 
 /// Run the planner until `stop` turns true (or, with `exit_when_caught_up`, the input ends).
@@ -108,7 +107,6 @@ pub fn serve(opts: ServeOptions, stop: Arc<AtomicBool>) -> Result<ServeReport, S
         total.dead_lettered += r.dead_lettered;
         total.assignments += r.assignments;
         total.requests += r.requests;
-        total.epochs = total.epochs.max(r.epochs);
     }
     Ok(total)
 }
@@ -248,7 +246,8 @@ fn run_worker(
                 acks.advance_to(next);
             }
         }
-        if finishing && w.planner.incomplete().is_none() {
+        // Inputs stay open at the last time, so "done" is a frontier at `u64::MAX`.
+        if finishing && w.planner.incomplete().is_none_or(|f| f == u64::MAX) {
             acks.close();
             // Let the other workers finish their epochs too.
             while !barrier.done() {
@@ -268,7 +267,6 @@ fn run_worker(
         }
         w.commit(&reader, passed)?;
     }
-    w.report.epochs = w.planner.epoch();
     info!(
         worker = index,
         records = w.report.records,
