@@ -251,19 +251,30 @@ impl Planner {
         else {
             return Vec::new();
         };
-        let mut times: Vec<u64> = {
-            let h = &self.handles;
-            let mut t: Vec<u64> = h.decisions.borrow().iter().map(|(_, t, _)| *t).collect();
-            t.extend(h.asks.borrow().iter().map(|(_, t, _)| *t));
-            t.extend(h.outcomes.borrow().iter().map(|(_, t, _)| *t));
-            t.retain(|t| *t <= upto);
-            t
-        };
+        // Each buffer is taken once; its updates are then grouped by epoch.
+        let outcomes = take(upto, &self.handles.outcomes);
+        self.searches += outcomes.iter().filter(|(_, _, r)| *r > 0).count() as u64;
+        let mut decisions: BTreeMap<u64, Vec<(Decision, isize)>> = BTreeMap::new();
+        for (d, t, r) in take(upto, &self.handles.decisions) {
+            decisions.entry(t).or_default().push((d, r));
+        }
+        let mut asks: BTreeMap<u64, Vec<Ask>> = BTreeMap::new();
+        for (a, t, r) in take(upto, &self.handles.asks) {
+            if r > 0 {
+                asks.entry(t).or_default().push(a);
+            }
+        }
+        let mut times: Vec<u64> = decisions.keys().chain(asks.keys()).copied().collect();
         times.sort_unstable();
         times.dedup();
         let mut out = Vec::new();
         for t in times {
-            out.extend(self.drain(t));
+            changes_at(
+                t,
+                decisions.remove(&t).unwrap_or_default(),
+                asks.remove(&t).unwrap_or_default(),
+                &mut out,
+            );
         }
         if upto != u64::MAX {
             self.taken = Some(self.taken.map_or(upto, |t| t.max(upto)));
@@ -285,52 +296,43 @@ impl Planner {
         worker.step_while(|| probe.less_than(&next));
         self.take_complete()
     }
+}
 
-    fn drain(&mut self, upto: u64) -> Vec<Change> {
-        let mut out = Vec::new();
-        let outcomes: Vec<_> = take(upto, &self.handles.outcomes);
-        self.searches += outcomes.iter().filter(|(_, _, r)| *r > 0).count() as u64;
-        // Per query: the newest insertion wins; a retraction with no insertion is a departure.
-        // Net change per decision first (updates of one epoch may arrive in pieces).
-        let mut net: BTreeMap<Decision, isize> = BTreeMap::new();
-        for (d, _, r) in take(upto, &self.handles.decisions) {
-            *net.entry(d).or_default() += r;
-        }
-        let mut by_query: BTreeMap<String, (Option<Decision>, Option<Decision>)> = BTreeMap::new();
-        for (d, r) in net.into_iter().filter(|(_, r)| *r != 0) {
-            let e = by_query.entry(d.query_id.clone()).or_default();
-            if r > 0 {
-                e.0 = Some(d);
-            } else {
-                e.1 = Some(d);
-            }
-        }
-        for (query_id, (added, removed)) in by_query {
-            match (added, removed) {
-                (Some(decision), _) => out.push(Change::Decided {
-                    epoch: upto,
-                    decision,
-                }),
-                (None, Some(old)) => out.push(Change::Withdrawn {
-                    epoch: upto,
-                    query_id,
-                    app_id: old.app_id,
-                }),
-                (None, None) => {}
-            }
-        }
-        let mut asks: Vec<Ask> = take(upto, &self.handles.asks)
-            .into_iter()
-            .filter(|(_, _, r)| *r > 0)
-            .map(|(a, _, _)| a)
-            .collect();
-        asks.sort();
-        out.extend(
-            asks.into_iter()
-                .map(|ask| Change::Profile { epoch: upto, ask }),
-        );
-        out
+/// The changes of one epoch from its decision updates and profile asks.
+fn changes_at(
+    epoch: u64,
+    decisions: Vec<(Decision, isize)>,
+    mut asks: Vec<Ask>,
+    out: &mut Vec<Change>,
+) {
+    // Per query: the newest insertion wins; a retraction with no insertion is a departure.
+    // Net change per decision first (updates of one epoch may arrive in pieces).
+    let mut net: BTreeMap<Decision, isize> = BTreeMap::new();
+    for (d, r) in decisions {
+        *net.entry(d).or_default() += r;
     }
+    let mut by_query: BTreeMap<String, (Option<Decision>, Option<Decision>)> = BTreeMap::new();
+    for (d, r) in net.into_iter().filter(|(_, r)| *r != 0) {
+        let e = by_query.entry(d.query_id.clone()).or_default();
+        if r > 0 {
+            e.0 = Some(d);
+        } else {
+            e.1 = Some(d);
+        }
+    }
+    for (query_id, (added, removed)) in by_query {
+        match (added, removed) {
+            (Some(decision), _) => out.push(Change::Decided { epoch, decision }),
+            (None, Some(old)) => out.push(Change::Withdrawn {
+                epoch,
+                query_id,
+                app_id: old.app_id,
+            }),
+            (None, None) => {}
+        }
+    }
+    asks.sort();
+    out.extend(asks.into_iter().map(|ask| Change::Profile { epoch, ask }));
 }
 
 /// The buffered outputs at epochs up to `upto`; later ones stay.

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use compass_connectors::dlq::dead_letter;
-use compass_connectors::kafka::{KafkaSettings, KafkaSink, PartitionReader, StartAt, Tp};
+use compass_connectors::kafka::{KafkaSettings, KafkaSink, PartitionReader, Tp};
 use compass_connectors::{Codec, InboundRecord, OutboundRecord};
 use compass_dataflow::records::{self, Outbound};
 use compass_dataflow::{Planner, Settings};
@@ -177,16 +177,18 @@ fn run_worker(
         report: ServeReport::default(),
     };
     // Applications first, to the end, so that profile samples can be decoded.
-    let mut app_reader = PartitionReader::new(&opts.kafka, &opts.group, apps, StartAt::Beginning)?;
+    let mut app_reader = PartitionReader::new(&opts.kafka, &opts.group, apps)?;
     while !app_reader.all_caught_up() && !stop.load(Ordering::Relaxed) {
         if let Some(r) = app_reader.poll(Duration::from_millis(50))? {
             w.take_app(&r);
         }
     }
-    let mut reader = PartitionReader::new(&opts.kafka, &opts.group, &mine, StartAt::Beginning)?;
+    let mut reader = PartitionReader::new(&opts.kafka, &opts.group, &mine)?;
     let mut marks = Watermarks::default();
     let mut last_log = std::time::Instant::now();
     let epoch_ms = opts.epoch_ms.max(1) as i64;
+    // The epoch an event time falls in (times before 1970 in epoch 0).
+    let epoch_of = |ts: i64| u64::try_from(ts.max(0) / epoch_ms).unwrap_or(0);
     debug!(worker = index, partitions = mine.len(), "worker reading");
     loop {
         let stopping = stop.load(Ordering::Relaxed);
@@ -199,10 +201,9 @@ fn run_worker(
             let Some(r) = got else { break };
             let ts = r.timestamp_ms.unwrap_or_else(now_ms);
             let tp = (r.topic.clone(), r.partition);
-            let e = w
-                .planner
-                .set_time(u64::try_from(ts.max(0) / epoch_ms).unwrap_or(0));
-            if e > u64::try_from(ts.max(0) / epoch_ms).unwrap_or(0) {
+            let event_epoch = epoch_of(ts);
+            let e = w.planner.set_time(event_epoch);
+            if e > event_epoch {
                 w.report.late += 1;
             }
             if r.topic == opts.topics.apps {
@@ -229,14 +230,8 @@ fn run_worker(
             });
         let caught_up = reader.all_caught_up() && app_reader.all_caught_up();
         let finishing = stopping || (opts.exit_when_caught_up && caught_up);
-        if finishing {
-            w.planner.close_to(u64::MAX);
-        } else if wm > 0 {
-            w.planner
-                .close_to(u64::try_from(wm / epoch_ms).unwrap_or(0));
-        } else {
-            w.planner.close_to(0);
-        }
+        w.planner
+            .close_to(if finishing { u64::MAX } else { epoch_of(wm) });
         worker.step();
         // Publish finished epochs, then acknowledge them.
         w.publish()?;

@@ -16,9 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use compass_connectors::kafka::{
-    CommitWatcher, KafkaSettings, KafkaSink, PartitionReader, StartAt, Tp,
-};
+use compass_connectors::kafka::{CommitWatcher, KafkaSettings, KafkaSink, PartitionReader, Tp};
 use compass_connectors::{Codec, OutboundRecord};
 use compass_schemas::{Assignment, AssignmentStatus, ProfileRequest};
 use compass_testbed::sim::{Scenario, Simulation};
@@ -153,8 +151,7 @@ pub fn run_simulated(scenario: Scenario, opts: &SimOptions) -> Result<RunReport,
         .iter()
         .flat_map(|(topic, n)| (0..*n).map(move |p| (topic.clone(), p)))
         .collect();
-    let outputs =
-        PartitionReader::new(&opts.kafka, "compass-simworker", &outs, StartAt::Beginning)?;
+    let outputs = PartitionReader::new(&opts.kafka, "compass-simworker", &outs)?;
     let mut bus = Bus {
         topics: t.clone(),
         sink: KafkaSink::new(&opts.kafka)?,

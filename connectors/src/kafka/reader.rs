@@ -4,14 +4,13 @@
 //! Delivery: at-least-once. The reader never commits by itself (`enable.auto.commit=false`);
 //! its owner commits the *next* offset per partition with [`PartitionReader::commit`] once
 //! every output derived from the records before it is durable. Caveat: records read after
-//! the last commit are read again after a crash. Where the reader starts is its owner's
-//! choice ([`StartAt`]): Compass's planner replays its inputs from the beginning to rebuild
-//! its state, and uses the committed offsets for lag and for telling its readers how far it
-//! has got.
+//! the last commit are read again after a crash. The reader always starts at the beginning:
+//! Compass's planner replays its inputs to rebuild its state, and uses the committed offsets
+//! for lag and for telling its readers how far it has got.
 //!
-//! End of partition: `enable.partition.eof=true`, so [`PartitionReader::caught_up`] says
-//! whether a partition has been read to its end (not `fetch_watermarks`, which some
-//! Kafka-protocol brokers answer wrongly).
+//! End of partition: [`PartitionReader::caught_up`] says whether a partition has been read to
+//! its end, from end-of-partition events and from the watermarks the client caches from its
+//! fetch responses (not a ListOffsets request per check: slow on some Kafka-protocol brokers).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -28,15 +27,6 @@ use crate::kafka::KafkaSettings;
 /// A topic partition.
 pub type Tp = (String, i32);
 
-/// Where reading starts on every partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartAt {
-    Beginning,
-    /// The group's committed offset (the beginning where none is committed).
-    Committed,
-    End,
-}
-
 pub struct PartitionReader {
     /// One client per topic: an end-of-partition event names the partition but not the
     /// topic, so topics must not share a client.
@@ -50,19 +40,10 @@ pub struct PartitionReader {
 }
 
 impl PartitionReader {
-    /// Read `partitions` as consumer group `group` (used for commits only; the reader does not
-    /// join the group's rebalancing).
-    pub fn new(
-        settings: &KafkaSettings,
-        group: &str,
-        partitions: &[Tp],
-        start: StartAt,
-    ) -> Result<Self, BusError> {
-        let offset = match start {
-            StartAt::Beginning => Offset::Beginning,
-            StartAt::Committed => Offset::Stored,
-            StartAt::End => Offset::End,
-        };
+    /// Read `partitions` from their beginning as consumer group `group` (used for commits
+    /// only; the reader does not join the group's rebalancing). Always the beginning: the
+    /// caught-up check takes an unread partition's position to be its low watermark.
+    pub fn new(settings: &KafkaSettings, group: &str, partitions: &[Tp]) -> Result<Self, BusError> {
         let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
         for (t, p) in partitions {
             by_topic.entry(t).or_default().push(*p);
@@ -84,7 +65,7 @@ impl PartitionReader {
                 .create_with_context(CompassContext)?;
             let mut tpl = TopicPartitionList::new();
             for p in parts {
-                tpl.add_partition_offset(topic, p, offset)?;
+                tpl.add_partition_offset(topic, p, Offset::Beginning)?;
             }
             consumer.assign(&tpl)?;
             consumers.push((topic.to_string(), consumer));
@@ -228,19 +209,6 @@ impl PartitionReader {
         Ok(())
     }
 
-    /// The high watermark (the offset the next record will get) of every assigned partition,
-    /// asked of the broker (a ListOffsets round trip per partition: slow on some brokers).
-    pub fn high_watermarks(&self, timeout: Duration) -> Result<BTreeMap<Tp, i64>, BusError> {
-        let mut out = BTreeMap::new();
-        for (topic, consumer) in &self.consumers {
-            for (t, p) in self.assigned.iter().filter(|(t, _)| t == topic) {
-                let (_, high) = consumer.fetch_watermarks(t, *p, timeout)?;
-                out.insert((t.clone(), *p), high);
-            }
-        }
-        Ok(out)
-    }
-
     /// Offset after the last record read, per partition read so far.
     pub fn positions(&self) -> &BTreeMap<Tp, i64> {
         &self.next_offset
@@ -297,15 +265,7 @@ impl CommitWatcher {
         for (t, p) in partitions {
             tpl.add_partition_offset(t, *p, Offset::End)?;
         }
-        let got = self.consumer.offsets_for_times(tpl, timeout)?;
-        let mut out = BTreeMap::new();
-        for e in got.elements() {
-            if let Offset::Offset(o) = e.offset() {
-                out.insert((e.topic().to_string(), e.partition()), o);
-            }
-        }
-        drop(got);
-        Ok(out)
+        Ok(offsets_of(self.consumer.offsets_for_times(tpl, timeout)?))
     }
 
     /// The offsets the group has committed on `partitions` (absent: none committed).
@@ -318,17 +278,18 @@ impl CommitWatcher {
         for (t, p) in partitions {
             tpl.add_partition(t, *p);
         }
-        let got = self.consumer.committed_offsets(tpl, timeout)?;
-        let out = got
-            .elements()
-            .iter()
-            .filter_map(|e| match e.offset() {
-                Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
-                _ => None,
-            })
-            .collect();
-        // A live TopicPartitionList keeps the client from shutting down: drop it first.
-        drop(got);
-        Ok(out)
+        Ok(offsets_of(self.consumer.committed_offsets(tpl, timeout)?))
     }
+}
+
+/// The concrete offsets in a partition list the broker answered. Consumes the list: a live
+/// `TopicPartitionList` from the client keeps the client from shutting down.
+fn offsets_of(got: TopicPartitionList) -> BTreeMap<Tp, i64> {
+    got.elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+            _ => None,
+        })
+        .collect()
 }
