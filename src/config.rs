@@ -64,6 +64,13 @@ pub struct PlannerConfig {
     pub group: String,
     /// Timely worker threads in this process.
     pub workers: usize,
+    /// Processes in the timely cluster (1: this process alone).
+    pub processes: usize,
+    /// This process's index in the cluster, `0..processes`.
+    pub process: usize,
+    /// File with one `host:port` per line, one line per process in index order (needed
+    /// when `processes > 1`).
+    pub hostfile: String,
     /// Epoch length: records are batched by event time into epochs of this many ms.
     pub epoch_ms: u64,
     /// How long an idle, caught-up partition waits for late records before the epoch
@@ -90,6 +97,9 @@ impl Default for PlannerConfig {
         PlannerConfig {
             group: "compass-planner".into(),
             workers: 1,
+            processes: 1,
+            process: 0,
+            hostfile: String::new(),
             epoch_ms: 100,
             lateness_ms: 200,
             partitions: 1,
@@ -183,6 +193,9 @@ impl Config {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
         if p.workers == 0 {
             return bad("planner.workers must be at least 1");
+        }
+        if p.processes == 0 {
+            return bad("planner.processes must be at least 1");
         }
         if p.epoch_ms == 0 {
             return bad("planner.epoch_ms must be at least 1");

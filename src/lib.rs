@@ -3,6 +3,7 @@
 //! result; the Kafka services behind `compass run` and `compass worker --simulated`, and
 //! their configuration. The `compass` binary is a thin command line over this and the library crates.
 
+pub mod cluster;
 pub mod config;
 pub mod embedded;
 pub mod plot;

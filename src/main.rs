@@ -37,6 +37,7 @@ enum Command {
     /// Run planners side by side on one benchmark scenario (JSON, table, plot).
     Bench(bench::Args),
     /// Run the planner on Kafka: inputs from the topics, assignments and profile requests out.
+    #[command(disable_help_flag = true)]
     Run(run::Args),
     /// Simulated GPU workers, devices and users against a planner on Kafka.
     Worker(worker::Args),

@@ -2,9 +2,13 @@
 //! --simulated` (users, devices and GPU workers) talk only through Kafka topics. The trace
 //! has over 1,000 query arrivals; at the end every live query holds exactly one current
 //! assignment on the compacted topic, and the realized goodput equals the embedded run's on
-//! the same scenario and seed within 2%.
+//! the same scenario and seed within 2%. Then the recorded inputs are replayed through a
+//! fresh planner with two worker threads and through a cluster of two processes: each
+//! re-emits exactly the live run's assignments and profile requests.
 
 mod support;
+
+use support::topics;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
@@ -33,16 +37,7 @@ fn with_env(c: &mut Command, prefix: &str) {
 
 #[test]
 fn simulated_workers_through_kafka_match_the_embedded_run() {
-    let prefix = format!("{}.", unique("e2e"));
-    let created = compass()
-        .args(["topics", "create", "--prefix", &prefix])
-        .output()
-        .expect("run compass topics create");
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    let prefix = create_topics("e2e");
 
     let mut run = compass();
     with_env(&mut run, &prefix);
@@ -77,17 +72,11 @@ fn simulated_workers_through_kafka_match_the_embedded_run() {
     let _ = Command::new("kill")
         .args(["-TERM", &planner.id().to_string()])
         .status();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = planner.try_wait().expect("wait for the planner") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = planner.kill();
-            panic!("the planner did not stop within 30 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_until(
+        &mut planner,
+        Instant::now() + Duration::from_secs(30),
+        "the planner did not stop within 30 s of SIGTERM",
+    );
     assert!(
         sim.status.success(),
         "simulated workers failed: {}",
@@ -178,5 +167,126 @@ fn simulated_workers_through_kafka_match_the_embedded_run() {
             );
         }
     }
+
+    // The same inputs, replayed by a fresh planner: one process with two worker threads,
+    // then two processes with one thread each.
+    let live_outputs = topics::outputs(&prefix);
+    assert!(!live_outputs.is_empty());
+    for (name, processes, workers) in [("w2", 1, 2), ("n2", 2, 1)] {
+        let copy = replay(&prefix, name, processes, workers, &dir);
+        let replayed = topics::outputs(&copy);
+        let differ: Vec<_> = live_outputs
+            .iter()
+            .filter(|(k, v)| replayed.get(*k) != Some(*v))
+            .map(|(k, _)| k)
+            .chain(replayed.keys().filter(|k| !live_outputs.contains_key(*k)))
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "{name}: {} of {} keys differ from the live run, e.g. {:?}",
+            differ.len(),
+            live_outputs.len(),
+            differ.first()
+        );
+        eprintln!(
+            "{name}: {} keys identical to the live run",
+            live_outputs.len()
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Copy the inputs under `prefix` to a new prefix and run `processes` planner processes
+/// of `workers` threads on them until each has read them to the end. Returns the prefix.
+fn replay(
+    prefix: &str,
+    name: &str,
+    processes: usize,
+    workers: usize,
+    dir: &std::path::Path,
+) -> String {
+    let copy = create_topics(name);
+    let n = topics::copy(prefix, &copy, &["apps", "queries", "telemetry", "profiles"]);
+    assert!(n > 1000, "only {n} input records");
+    let hostfile = dir.join(format!("{name}.hosts"));
+    let ports: Vec<u16> = (0..processes).map(|_| free_port()).collect();
+    let hosts: String = ports.iter().map(|p| format!("127.0.0.1:{p}\n")).collect();
+    std::fs::write(&hostfile, hosts).expect("hostfile");
+    let started = Instant::now();
+    let mut children = Vec::new();
+    for i in 0..processes {
+        let mut c = compass();
+        with_env(&mut c, &copy);
+        c.env("COMPASS__PLANNER__EXIT_WHEN_CAUGHT_UP", "true")
+            .args([
+                "run",
+                "-w",
+                &workers.to_string(),
+                "-n",
+                &processes.to_string(),
+            ])
+            .args(["-p", &i.to_string(), "-h"])
+            .arg(&hostfile)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        children.push(c.spawn().expect("start compass run"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(180);
+    for mut child in children {
+        let status = wait_until(
+            &mut child,
+            deadline,
+            &format!("{name}: the replay did not finish in 180 s"),
+        );
+        assert!(
+            status.success(),
+            "{name}: a replay process exited with {status}"
+        );
+    }
+    eprintln!(
+        "{name}: replayed {n} records in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    copy
+}
+
+/// A fresh prefix with the whole topic catalogue created under it.
+fn create_topics(name: &str) -> String {
+    let prefix = format!("{}.", unique(name));
+    let created = compass()
+        .args(["topics", "create", "--prefix", &prefix])
+        .output()
+        .expect("run compass topics create");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    prefix
+}
+
+/// The child's exit status; kill it and fail with `why` if it runs past `deadline`.
+fn wait_until(
+    child: &mut std::process::Child,
+    deadline: Instant,
+    why: &str,
+) -> std::process::ExitStatus {
+    loop {
+        if let Some(s) = child.try_wait().expect("wait for a child") {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{why}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A port nothing listens on now (the OS's pick, released at once).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }

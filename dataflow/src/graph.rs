@@ -26,13 +26,13 @@ use compass_planners::online::rows::{tier_code, Decision, DeviceRow, QueryRow};
 use compass_planners::online::search::{
     search_cluster, server_classes, NextProfile, Outcome, ServerClass,
 };
-use compass_planners::online::stats::ConfigStats;
+use compass_planners::online::stats::{ConfigStats, SampleRow};
 use compass_schemas::{Application, Tier};
 use differential_dataflow::input::{Input, InputSession};
 use differential_dataflow::AsCollection;
 use serde::{Deserialize, Serialize};
 use timely::dataflow::operators::probe::Handle;
-use timely::dataflow::operators::ToStream;
+use timely::dataflow::operators::{Exchange, Inspect, Probe, ToStream};
 
 use crate::settings::Settings;
 
@@ -68,7 +68,7 @@ pub struct Handles {
     pub apps: InputSession<u64, (String, AppEntry), isize>,
     pub queries: InputSession<u64, (String, QueryRow), isize>,
     pub devices: InputSession<u64, (String, DeviceRow), isize>,
-    pub stats: InputSession<u64, ((String, u64), ConfigStats), isize>,
+    pub samples: InputSession<u64, ((String, u64), SampleRow), isize>,
     pub decisions: Buffer<Decision>,
     pub asks: Buffer<Ask>,
     pub outcomes: Buffer<(ClusterId, u64)>,
@@ -126,11 +126,17 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
     let probe = Handle::new();
     let (d_out, a_out, o_out) = (decisions.clone(), asks.clone(), outcomes_buf.clone());
     let s = settings.clone();
-    let (apps_in, queries_in, devices_in, stats_in) = worker.dataflow::<u64, _, _>(|scope| {
+    let (apps_in, queries_in, devices_in, samples_in) = worker.dataflow::<u64, _, _>(|scope| {
         let (apps_in, apps) = scope.new_collection::<(String, AppEntry), isize>();
         let (queries_in, queries) = scope.new_collection::<(String, QueryRow), isize>();
         let (devices_in, devices) = scope.new_collection::<(String, DeviceRow), isize>();
-        let (stats_in, stats) = scope.new_collection::<((String, u64), ConfigStats), isize>();
+        let (samples_in, samples) = scope.new_collection::<((String, u64), SampleRow), isize>();
+
+        // Statistics per (application, configuration), folded from the distinct samples in
+        // their sorted order: independent of arrival order and of which worker read them.
+        let stats = samples.reduce(|_, rows, out| {
+            out.push((ConfigStats::fold(rows.iter().map(|(r, _)| *r)), 1isize));
+        });
 
         // Queries meet their application (accuracy direction) and source device.
         let by_app = queries.map(|(_, q)| (q.app_id.clone(), q));
@@ -286,21 +292,26 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
             })
             .map(|(_, d)| d);
         // Consolidate before leaving: an antijoin is a difference of two streams, and its
-        // +1 and -1 for the same record must cancel before anyone reads them.
+        // +1 and -1 for the same record must cancel before anyone reads them. Then route by
+        // query: a changed decision is a retraction and an insertion of two different
+        // records, which must reach the same worker to be read as one change (with several
+        // workers, the halves would otherwise read as a departure and an assignment).
         matched
             .concat(unknown_app)
             .concat(unknown_device)
             .consolidate()
+            .inner
+            .exchange(|(d, _, _): &(Decision, u64, isize)| fnv(&d.query_id))
             .inspect(move |x| d_out.borrow_mut().push(x.clone()))
             .probe_with(&probe);
 
-        (apps_in, queries_in, devices_in, stats_in)
+        (apps_in, queries_in, devices_in, samples_in)
     });
     Handles {
         apps: apps_in,
         queries: queries_in,
         devices: devices_in,
-        stats: stats_in,
+        samples: samples_in,
         decisions,
         asks,
         outcomes: outcomes_buf,

@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use compass_planners::online::rows::{Decision, DeviceRow, QueryRow};
-use compass_planners::online::stats::{ConfigStats, StatsError};
+use compass_planners::online::stats::{SampleRow, StatsError};
 use compass_schemas::{Application, DeviceTelemetry, ProfileSample, QueryEvent, QueryEventKind};
 use thiserror::Error;
 
@@ -71,7 +71,6 @@ pub struct Planner {
     apps: HashMap<String, AppEntry>,
     queries: HashMap<String, QueryRow>,
     devices: HashMap<String, DeviceRow>,
-    stats: BTreeMap<(String, u64), ConfigStats>,
     /// Searches rerun so far (cluster, epoch): for reports.
     pub searches: u64,
 }
@@ -88,7 +87,6 @@ impl Planner {
             apps: HashMap::new(),
             queries: HashMap::new(),
             devices: HashMap::new(),
-            stats: BTreeMap::new(),
             searches: 0,
         }
     }
@@ -205,17 +203,10 @@ impl Planner {
         let config = compass_planners::online::stats::config_of(&app, s)?;
         let index = u64::try_from(app.index_of(&config).map_err(|_| InputError::HugeSpace)?)
             .map_err(|_| InputError::HugeSpace)?;
-        let key = (s.app_id.clone(), index);
-        let old = self.stats.get(&key).cloned();
-        let mut new = old.clone().unwrap_or_default();
-        new.add(&app, s, speed)?;
-        Self::update(
-            self.at,
-            &mut self.handles.stats,
-            old.map(|o| (key.clone(), o)),
-            Some((key.clone(), new.clone())),
-        );
-        self.stats.insert(key, new);
+        let row = SampleRow::of(&app, s, speed)?;
+        self.handles
+            .samples
+            .update_at(((s.app_id.clone(), index), row), self.at, 1);
         Ok(())
     }
 
@@ -229,13 +220,13 @@ impl Planner {
             h.apps.advance_to(epoch);
             h.queries.advance_to(epoch);
             h.devices.advance_to(epoch);
-            h.stats.advance_to(epoch);
+            h.samples.advance_to(epoch);
         }
         let h = &mut self.handles;
         h.apps.flush();
         h.queries.flush();
         h.devices.flush();
-        h.stats.flush();
+        h.samples.flush();
     }
 
     /// The first epoch the dataflow has not finished (on every worker); `None` once all are.

@@ -20,9 +20,21 @@ pub struct Args {
     /// The configuration file (every key overridable by COMPASS__SECTION__KEY).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Timely worker threads (overrides planner.workers).
+    /// Timely worker threads in this process (overrides planner.workers).
     #[arg(short = 'w', long)]
     pub workers: Option<usize>,
+    /// Processes in the timely cluster (overrides planner.processes).
+    #[arg(short = 'n', long)]
+    pub processes: Option<usize>,
+    /// This process's index in the cluster (overrides planner.process).
+    #[arg(short = 'p', long)]
+    pub process: Option<usize>,
+    /// One host:port per line, per process (overrides planner.hostfile).
+    #[arg(short = 'h', long)]
+    pub hostfile: Option<PathBuf>,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
 }
 
 /// Load the configuration the way every Kafka command does.
@@ -64,6 +76,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(w) = args.workers {
         config.planner.workers = w.max(1);
     }
+    if let Some(n) = args.processes {
+        config.planner.processes = n;
+    }
+    if let Some(i) = args.process {
+        config.planner.process = i;
+    }
+    if let Some(h) = &args.hostfile {
+        config.planner.hostfile = h.display().to_string();
+    }
+    let cluster = compass::cluster::Cluster::of(&config.planner)
+        .context(Hint("-n, -p and -h (or planner.processes, process and hostfile) describe the timely cluster".into()))
+        .context("bad cluster configuration")?;
     let p = &config.planner;
     let mut settings = compass_dataflow::Settings {
         partitions: p.partitions,
@@ -80,7 +104,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         kafka: kafka.clone(),
         topics: Topics::new(&config.topics.prefix)?,
         group: p.group.clone(),
-        workers: p.workers,
+        cluster,
         epoch_ms: p.epoch_ms,
         lateness_ms: p.lateness_ms,
         settings,

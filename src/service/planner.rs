@@ -48,7 +48,8 @@ pub struct ServeOptions {
     pub kafka: KafkaSettings,
     pub topics: Topics,
     pub group: String,
-    pub workers: usize,
+    /// Worker threads here, and this process's place in a timely cluster.
+    pub cluster: crate::cluster::Cluster,
     pub epoch_ms: u64,
     pub lateness_ms: u64,
     pub settings: Settings,
@@ -83,12 +84,14 @@ pub fn serve(opts: ServeOptions, stop: Arc<AtomicBool>) -> Result<ServeReport, S
         .map(|p| (t.apps.clone(), p))
         .collect();
     info!(
-        workers = opts.workers,
+        workers = opts.cluster.workers,
+        process = opts.cluster.process,
+        processes = opts.cluster.addresses.len().max(1),
         partitions = inputs.len(),
         epoch_ms = opts.epoch_ms,
         "planner starting"
     );
-    let config = timely::Config::process(opts.workers);
+    let config = opts.cluster.timely();
     let guards = timely::execute(config, move |worker| {
         let mine: Vec<Tp> = inputs
             .iter()

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod topics;
+
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -1,6 +1,10 @@
 //! Profile statistics per (application, configuration): count, mean and spread of each
 //! operator's reference-GPU latency and of accuracy per data stratum. Folding a sample in is
-//! a semigroup step, so the statistics grow incrementally and never need the samples again.
+//! a semigroup step. The step is not commutative in floating point (Welford's update), so
+//! where samples can arrive in different orders (several Kafka partitions, several workers)
+//! the dataflow keeps each sample as a [`SampleRow`] and folds a configuration's rows in
+//! their sorted order ([`ConfigStats::fold`]): the same samples give bit-identical
+//! statistics however they arrived, and a sample delivered twice counts once.
 
 use std::collections::BTreeMap;
 
@@ -36,6 +40,50 @@ impl Moments {
         } else {
             (self.m2.0 / (self.n - 1) as f64).max(0.0).sqrt()
         }
+    }
+}
+
+/// One checked sample as the statistics read it: latencies already in reference-GPU ms,
+/// plus the fields that tell samples apart (so that only a true duplicate compares equal).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SampleRow {
+    pub op_ms: Vec<Fx>,
+    pub stratum: String,
+    pub accuracy: Option<Fx>,
+    pub gpu_seconds: Fx,
+    pub input_id: String,
+    pub request_id: Option<String>,
+    pub plan_key: String,
+    pub hardware_class: String,
+    pub event_time_ms: i64,
+}
+
+impl SampleRow {
+    /// Check `sample` against `app` (same checks as [`ConfigStats::add`]) and scale its
+    /// latencies by `speed`, the hardware's speed relative to the reference GPU.
+    pub fn of(app: &AppModel, sample: &ProfileSample, speed: f64) -> Result<Self, StatsError> {
+        if sample.app_id != app.id() {
+            return Err(StatsError::WrongApp {
+                expected: app.id().to_string(),
+                found: sample.app_id.clone(),
+            });
+        }
+        config_of(app, sample)?;
+        Ok(SampleRow {
+            op_ms: sample
+                .operators
+                .iter()
+                .map(|m| Fx(m.latency_ms * speed))
+                .collect(),
+            stratum: sample.stratum.clone(),
+            accuracy: sample.accuracy.map(Fx),
+            gpu_seconds: Fx(sample.gpu_seconds),
+            input_id: sample.input_id.clone(),
+            request_id: sample.request_id.clone(),
+            plan_key: sample.plan_key.clone(),
+            hardware_class: sample.hardware_class.clone(),
+            event_time_ms: sample.event_time_ms,
+        })
     }
 }
 
@@ -104,30 +152,38 @@ impl ConfigStats {
         sample: &ProfileSample,
         speed: f64,
     ) -> Result<(), StatsError> {
-        if sample.app_id != app.id() {
-            return Err(StatsError::WrongApp {
-                expected: app.id().to_string(),
-                found: sample.app_id.clone(),
-            });
+        let row = SampleRow::of(app, sample, speed)?;
+        self.push(&row);
+        Ok(())
+    }
+
+    /// Fold in one checked sample.
+    pub fn push(&mut self, row: &SampleRow) {
+        if self.op_ms.len() != row.op_ms.len() {
+            self.op_ms = vec![Moments::default(); row.op_ms.len()];
         }
-        config_of(app, sample)?;
-        if self.op_ms.len() != app.operator_count() {
-            self.op_ms = vec![Moments::default(); app.operator_count()];
-        }
-        for (m, s) in self.op_ms.iter_mut().zip(&sample.operators) {
-            if s.latency_ms.is_finite() && s.latency_ms > 0.0 {
-                m.push(s.latency_ms * speed);
+        for (m, x) in self.op_ms.iter_mut().zip(&row.op_ms) {
+            if x.0.is_finite() && x.0 > 0.0 {
+                m.push(x.0);
             }
         }
-        if let Some(a) = sample.accuracy.filter(|a| a.is_finite()) {
+        if let Some(a) = row.accuracy.filter(|a| a.0.is_finite()) {
             self.accuracy
-                .entry(sample.stratum.clone())
+                .entry(row.stratum.clone())
                 .or_default()
-                .push(a);
+                .push(a.0);
         }
         self.samples += 1;
-        self.gpu_seconds.0 += sample.gpu_seconds.max(0.0);
-        Ok(())
+        self.gpu_seconds.0 += row.gpu_seconds.0.max(0.0);
+    }
+
+    /// The statistics of `rows` folded in the order given (callers pass them sorted).
+    pub fn fold<'a>(rows: impl IntoIterator<Item = &'a SampleRow>) -> Self {
+        let mut s = ConfigStats::default();
+        for r in rows {
+            s.push(r);
+        }
+        s
     }
 
     /// Mean reference latency per operator, when every operator has been measured.
