@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::Context;
+use compass_dataflow::log::Input;
 use compass_dataflow::records::{self, Outbound};
 use compass_dataflow::{Planner, Settings};
 use compass_schemas::AssignmentStatus;
@@ -150,10 +151,50 @@ pub fn percentile(xs: &[f64], p: f64) -> f64 {
 
 /// Run `scenario` with the planner configured by `settings`.
 pub fn run(scenario: Scenario, settings: Settings, opts: RunOptions) -> anyhow::Result<RunReport> {
+    Ok(run_recorded(scenario, settings, opts, false)?.0)
+}
+
+/// [`run`], also returning (when `record`) every record fed to the planner, one batch per
+/// epoch, to replay the run elsewhere.
+pub fn run_recorded(
+    scenario: Scenario,
+    settings: Settings,
+    opts: RunOptions,
+    record: bool,
+) -> anyhow::Result<(RunReport, Vec<Vec<Input>>)> {
     let mut sim = Simulation::new(scenario).context("building the simulated world")?;
     let mut settings = settings;
     settings.hardware_speed = sim.hardware_speed();
-    timely::execute_directly(move |worker| drive(worker, &mut sim, settings, &opts))
+    timely::execute_directly(move |worker| {
+        let mut log = Log {
+            on: record,
+            batches: Vec::new(),
+            open: Vec::new(),
+        };
+        let report = drive(worker, &mut sim, settings, &opts, &mut log)?;
+        Ok((report, log.batches))
+    })
+}
+
+/// The records fed so far, batched by epoch (kept only when `on`).
+struct Log {
+    on: bool,
+    batches: Vec<Vec<Input>>,
+    open: Vec<Input>,
+}
+
+impl Log {
+    fn push(&mut self, i: impl FnOnce() -> Input) {
+        if self.on {
+            self.open.push(i());
+        }
+    }
+
+    fn cut(&mut self) {
+        if self.on {
+            self.batches.push(std::mem::take(&mut self.open));
+        }
+    }
 }
 
 fn drive(
@@ -161,15 +202,18 @@ fn drive(
     sim: &mut Simulation,
     settings: Settings,
     opts: &RunOptions,
+    log: &mut Log,
 ) -> anyhow::Result<RunReport> {
     let started = Instant::now();
     let inputs = settings.profile_inputs;
     let mut planner = Planner::new(worker, settings);
     for app in sim.applications() {
         planner.app(&app);
+        log.push(|| Input::App(app.clone()));
     }
     for t in sim.initial_telemetry() {
         planner.telemetry(&t).context("initial telemetry")?;
+        log.push(|| Input::Telemetry(t.clone()));
     }
     let mut windows = Vec::new();
     let mut latency_ms = Vec::new();
@@ -183,13 +227,16 @@ fn drive(
             if planner.query(q).is_ok() && q.spec.is_some() {
                 waiting.insert(q.query_id.clone(), t0);
             }
+            log.push(|| Input::Query(q.clone()));
         }
         for t in &telemetry {
             planner.telemetry(t).context("drift telemetry")?;
+            log.push(|| Input::Telemetry(t.clone()));
         }
         let mut rounds = 0;
         while rounds < opts.max_rounds {
             rounds += 1;
+            log.cut();
             let changes = planner.advance(worker);
             let mut asked = false;
             for c in &changes {
@@ -206,6 +253,7 @@ fn drive(
                         asked = true;
                         for s in sim.answer(&req).context("profiling")? {
                             planner.sample(&s).context("profile sample")?;
+                            log.push(|| Input::Sample(s.clone()));
                         }
                     }
                 }

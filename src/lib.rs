@@ -8,3 +8,4 @@ pub mod config;
 pub mod embedded;
 pub mod plot;
 pub mod service;
+pub mod throughput;

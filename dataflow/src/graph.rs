@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use timely::dataflow::operators::probe::Handle;
 use timely::dataflow::operators::{Exchange, Inspect, Probe, ToStream};
 
+use crate::log::fnv;
 use crate::settings::Settings;
 
 /// An application as the collection holds it: its JSON text (the record has floats and no
@@ -79,15 +80,6 @@ pub struct Handles {
 enum Item {
     Machine(DeviceRow),
     Member(Member),
-}
-
-fn fnv(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 /// The partition a device's work is matched in: edge servers and the devices they serve by

@@ -6,6 +6,9 @@
 //! given its inputs and a seed, so it can be unit-tested, property-tested and benchmarked
 //! alone. `compass-dataflow` calls into this crate; this crate never calls out.
 
+/// Whether this build has the exact MILP oracle (the `milp` feature, CBC).
+pub const MILP_AVAILABLE: bool = cfg!(feature = "milp");
+
 pub mod matching;
 pub mod model;
 pub mod online;

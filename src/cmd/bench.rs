@@ -18,12 +18,15 @@ use compass::plot::{line_chart, Series};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// constrained-small, constrained-large, abundant, dynamics.
+    /// constrained-small, constrained-large, abundant, dynamics, single-query, oracle,
+    /// scale, ablation.
     #[arg(long, default_value = "constrained-small")]
     pub scenario: String,
-    /// Comma-separated: compass, vulcan, videostorm, no-clusters, no-matching.
-    #[arg(long, default_value = "compass,vulcan,videostorm")]
-    pub planner: String,
+    /// Comma-separated: compass, vulcan, videostorm, ilp (build with --features milp),
+    /// no-clusters, no-matching. Default: compass,vulcan,videostorm (with ilp on `oracle`;
+    /// compass and its ablations on `ablation`).
+    #[arg(long)]
+    pub planner: Option<String>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Write the JSON report here (the table and plots go beside it).
@@ -32,6 +35,11 @@ pub struct Args {
     /// Matching partitions (metro pools and cloud machines dealt among them by hash).
     #[arg(long, default_value_t = 1)]
     pub partitions: u32,
+    /// Instead of comparing planners: record compass's run of the scenario, then replay its
+    /// input records (Avro, batched by epoch) on 1 and on N worker threads as fast as they
+    /// go, and report input records per second.
+    #[arg(long, value_name = "N")]
+    pub throughput: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -77,20 +85,80 @@ pub fn settings_for(name: &str, scenario: &str) -> anyhow::Result<Settings> {
         }
         "no-clusters" => s.no_clusters = true,
         "no-matching" => s.matching.algorithm = Algorithm::Vulcan,
-        "ilp" => bail!("the `ilp` planner is not wired into the dataflow yet; `cargo run --release -p compass-planners --features milp --example matching` measures the matcher against it"),
+        "ilp" if !compass_planners::MILP_AVAILABLE => bail!(
+            "the `ilp` planner needs the MILP solver: build with `--features milp` (and the CBC library, Debian `coinor-libcbc-dev`)"
+        ),
+        "ilp" => s.matching.algorithm = Algorithm::Ilp,
+        "no-warm-start" | "no-profiler" => bail!(
+            "the `{name}` ablation is not built: the dataflow has no warm start from other clusters' models and does not use the precision-aware profiler yet"
+        ),
         other => bail!("unknown planner `{other}`"),
     }
     Ok(s)
 }
 
+/// The planners a scenario compares unless told otherwise.
+fn default_planners(scenario: &str) -> &'static str {
+    match scenario {
+        "oracle" => "compass,vulcan,videostorm,ilp",
+        "ablation" => "compass,no-clusters,no-matching",
+        _ => "compass,vulcan,videostorm",
+    }
+}
+
+/// `--throughput N`: record, then replay on 1 and N workers, side by side.
+fn throughput(args: &Args, workers: usize) -> anyhow::Result<ExitCode> {
+    let scenario = Scenario::named(&args.scenario, args.seed)
+        .with_context(|| format!("unknown scenario `{}`", args.scenario))?;
+    let mut settings = settings_for("compass", &args.scenario)?;
+    settings.partitions = args.partitions.max(1);
+    eprintln!("recording compass on {}:", args.scenario);
+    let (report, log) = embedded::run_recorded(
+        scenario,
+        settings.clone(),
+        RunOptions {
+            progress: true,
+            ..RunOptions::default()
+        },
+        true,
+    )?;
+    settings.hardware_speed = compass_testbed::sim::Simulation::new(
+        Scenario::named(&args.scenario, args.seed).context("scenario")?,
+    )?
+    .hardware_speed();
+    let encoded = std::sync::Arc::new(compass::throughput::encode(&log)?);
+    let mut rows = Vec::new();
+    for w in [1, workers.max(1)] {
+        let t = compass::throughput::replay(encoded.clone(), settings.clone(), w)?;
+        eprintln!(
+            "{} worker(s): {} records in {} epochs, {:.2} s, {:.0} records/s",
+            t.workers, t.records, t.epochs, t.wall_s, t.records_per_s
+        );
+        rows.push(t);
+    }
+    let json = serde_json::json!({
+        "scenario": args.scenario,
+        "seed": args.seed,
+        "recorded_run_wall_s": report.wall_s,
+        "throughput": rows,
+    });
+    std::fs::write(&args.json, serde_json::to_string_pretty(&json)?)
+        .with_context(|| format!("writing {}", args.json.display()))?;
+    eprintln!("wrote {}", args.json.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(w) = args.throughput {
+        return throughput(&args, w);
+    }
     let mut results: Vec<(String, RunReport)> = Vec::new();
-    for name in args
+    let planners = args
         .planner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+        .clone()
+        .unwrap_or_else(|| default_planners(&args.scenario).to_string());
+    let mut ilp = None;
+    for name in planners.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let scenario = Scenario::named(&args.scenario, args.seed)
             .with_context(|| format!("unknown scenario `{}`", args.scenario))?;
         let mut settings = settings_for(name, &args.scenario)?;
@@ -105,6 +173,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             },
         )?;
         results.push((name.to_string(), r));
+        if name == "ilp" {
+            ilp = Some(compass_planners::online::expand::ilp_counts());
+        }
+    }
+    if let Some(c) = ilp {
+        eprintln!(
+            "ilp: {} partition-epochs solved by CBC, {} of them not proven optimal in the time limit; {} matched by the fast matcher after a solver failure",
+            c.solved, c.unproven, c.fallbacks
+        );
     }
     let report = Report {
         scenario: args.scenario.clone(),

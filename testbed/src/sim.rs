@@ -99,29 +99,25 @@ impl Scenario {
     /// The benchmark scenarios by name (see BENCHMARKS.md): `constrained-small` (about 100
     /// live queries, servers at a quarter of the sized fleet), `constrained-large` (about
     /// 1,500), `abundant` (servers at four times the sized fleet; cost mode is the planner's
-    /// setting), `dynamics` (the demo's drift events).
+    /// setting), `dynamics` (the demo's drift events), `single-query` (one query alone),
+    /// `oracle` (small and tight: the MILP proves each epoch), `scale` (10,000 users),
+    /// `ablation` (constrained-small's world for the ablated planners).
     pub fn named(name: &str, seed: u64) -> Option<Self> {
         let mut s = Scenario::demo(seed);
         s.name = name.to_string();
+        // A steady Poisson trace with no drift events, on `users` devices and the servers
+        // scaled by `servers`.
+        let steady = |s: &mut Scenario, users: usize, servers: f64, rate_per_s: f64| {
+            s.edge_devices = users;
+            s.server_scale = servers;
+            s.trace.arrival = Arrival::Poisson { rate_per_s };
+            s.trace.drift.clear();
+        };
         match name {
-            "constrained-small" => {
-                s.edge_devices = 200;
-                s.server_scale = 0.25;
-                s.trace.arrival = Arrival::Poisson { rate_per_s: 0.4 };
-                s.trace.drift.clear();
-            }
-            "constrained-large" => {
-                s.edge_devices = 3000;
-                s.server_scale = 0.25;
-                s.trace.arrival = Arrival::Poisson { rate_per_s: 6.0 };
-                s.trace.drift.clear();
-            }
-            "abundant" => {
-                s.edge_devices = 200;
-                s.server_scale = 4.0;
-                s.trace.arrival = Arrival::Poisson { rate_per_s: 0.4 };
-                s.trace.drift.clear();
-            }
+            // `ablation`: constrained-small's world and trace, for the ablated planners.
+            "constrained-small" | "ablation" => steady(&mut s, 200, 0.25, 0.4),
+            "constrained-large" => steady(&mut s, 3000, 0.25, 6.0),
+            "abundant" => steady(&mut s, 200, 4.0, 0.4),
             "e2e" => {
                 // The end-to-end test's trace: over 1,000 arrivals in five minutes, in ten
                 // windows (each window costs broker round trips per planning round).
@@ -129,6 +125,25 @@ impl Scenario {
                 s.trace.arrival = Arrival::Poisson { rate_per_s: 3.6 };
                 s.trace.mean_lifetime_s = 120.0;
                 s.window_s = 30.0;
+            }
+            "single-query" => {
+                // One query, alive for the whole run: the cost of planning it alone.
+                s.edge_devices = 50;
+                s.trace.duration_s = 300.0;
+                s.trace.arrival = Arrival::At { times_s: vec![1.0] };
+                s.trace.mean_lifetime_s = 1e9;
+                s.trace.drift.clear();
+            }
+            "oracle" => {
+                // Small enough that CBC proves each epoch's matching (about 20 live queries)
+                // and tight enough that the matching matters.
+                steady(&mut s, 60, 0.1, 0.1);
+                s.trace.duration_s = 300.0;
+            }
+            "scale" => {
+                // 10,000 users, about 3,400 live queries at the end.
+                steady(&mut s, 10_000, 0.25, 20.0);
+                s.trace.duration_s = 300.0;
             }
             "dynamics" | "demo" => {}
             _ => return None,

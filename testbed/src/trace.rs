@@ -35,6 +35,10 @@ pub enum Arrival {
         mean_calm_s: f64,
         mean_burst_s: f64,
     },
+    /// Arrivals at these times (seconds from the start), e.g. one query alone.
+    At {
+        times_s: Vec<f64>,
+    },
     /// Rate `mean · (1 + amplitude · sin(2πt / period))`, by thinning.
     Diurnal {
         mean_rate_per_s: f64,
@@ -118,6 +122,15 @@ fn exp<R: Rng>(rng: &mut R, rate: f64) -> f64 {
 fn arrivals<R: Rng>(spec: &Arrival, duration: f64, rng: &mut R) -> Vec<f64> {
     let mut out = Vec::new();
     match *spec {
+        Arrival::At { ref times_s } => {
+            out.extend(
+                times_s
+                    .iter()
+                    .copied()
+                    .filter(|t| (0.0..duration).contains(t)),
+            );
+            out.sort_by(f64::total_cmp);
+        }
         Arrival::Poisson { rate_per_s } => {
             let mut t = exp(rng, rate_per_s);
             while t < duration {

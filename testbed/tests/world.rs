@@ -469,3 +469,33 @@ fn assignment_records_become_deployments() {
         .expect("ok")
         .is_none());
 }
+
+#[test]
+fn every_named_scenario_builds_and_single_query_has_one_query() {
+    for name in [
+        "constrained-small",
+        "constrained-large",
+        "abundant",
+        "dynamics",
+        "single-query",
+        "oracle",
+        "scale",
+        "ablation",
+        "e2e",
+        "demo",
+    ] {
+        let s = compass_testbed::sim::Scenario::named(name, 1).expect(name);
+        assert!(s.windows() > 0, "{name}");
+    }
+    assert!(compass_testbed::sim::Scenario::named("no-such", 1).is_none());
+    let mut sim = compass_testbed::sim::Simulation::new(
+        compass_testbed::sim::Scenario::named("single-query", 4).expect("scenario"),
+    )
+    .expect("world");
+    let mut events = Vec::new();
+    for w in 0..sim.windows() {
+        events.extend(sim.window_inputs(w).0);
+    }
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(sim.live_ids().len(), 1);
+}

@@ -20,6 +20,59 @@ use crate::matching::greedy::{self, Options};
 use crate::matching::{Candidate, Instance, Mode, QueryDemand, Resource};
 use crate::search::acquisition::{normal_cdf, prob_at_most};
 
+/// What [`Algorithm::Ilp`] did on this thread: partition-epochs solved, of those not proven
+/// optimal within the time limit (the incumbent is used), and those matched by the fast
+/// matcher instead (the MILP failed, or the `milp` feature is off).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IlpCounts {
+    pub solved: u64,
+    pub unproven: u64,
+    pub fallbacks: u64,
+}
+
+thread_local! {
+    static ILP: std::cell::Cell<IlpCounts> = const {
+        std::cell::Cell::new(IlpCounts { solved: 0, unproven: 0, fallbacks: 0 })
+    };
+}
+
+/// The [`IlpCounts`] of this thread so far.
+pub fn ilp_counts() -> IlpCounts {
+    ILP.with(|c| c.get())
+}
+
+fn count(f: impl FnOnce(&mut IlpCounts)) {
+    ILP.with(|c| {
+        let mut v = c.get();
+        f(&mut v);
+        c.set(v);
+    });
+}
+
+fn fallback(inst: &Instance, settings: &MatchSettings) -> crate::matching::Matching {
+    count(|c| c.fallbacks += 1);
+    greedy::solve(inst, &settings.options)
+}
+
+#[cfg(feature = "milp")]
+fn ilp(inst: &Instance, settings: &MatchSettings) -> crate::matching::Matching {
+    match crate::matching::milp::solve(inst, settings.ilp_time_limit_s) {
+        Ok(r) => {
+            count(|c| {
+                c.solved += 1;
+                c.unproven += u64::from(!r.proven_optimal);
+            });
+            r.matching
+        }
+        Err(_) => fallback(inst, settings),
+    }
+}
+
+#[cfg(not(feature = "milp"))]
+fn ilp(inst: &Instance, settings: &MatchSettings) -> crate::matching::Matching {
+    fallback(inst, settings)
+}
+
 /// Which global step decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -29,6 +82,10 @@ pub enum Algorithm {
     Vulcan,
     /// Greedy marginal utility per resource ([`baselines::videostorm`]).
     VideoStorm,
+    /// The exact MILP (`crate::matching::milp`, CBC) within `ilp_time_limit_s`: the
+    /// oracle as a planner. Needs the `milp` feature; without it, or when CBC fails, the
+    /// partition is matched by the fast matcher and [`ilp_counts`] says so.
+    Ilp,
 }
 
 /// How a partition is matched.
@@ -42,6 +99,8 @@ pub struct MatchSettings {
     pub confidence: f64,
     pub churn_penalty: f64,
     pub options: Options,
+    /// CBC's time limit per partition and epoch for [`Algorithm::Ilp`].
+    pub ilp_time_limit_s: f64,
 }
 
 impl Default for MatchSettings {
@@ -56,6 +115,7 @@ impl Default for MatchSettings {
                 lns_budget: 20_000,
                 ..Options::default()
             },
+            ilp_time_limit_s: 10.0,
         }
     }
 }
@@ -275,6 +335,7 @@ pub fn plan_partition(
         Algorithm::Compass => greedy::solve(&inst, &settings.options),
         Algorithm::Vulcan => baselines::vulcan(&inst),
         Algorithm::VideoStorm => baselines::videostorm(&inst),
+        Algorithm::Ilp => ilp(&inst, settings),
     };
     members
         .iter()
