@@ -151,20 +151,30 @@ pub fn percentile(xs: &[f64], p: f64) -> f64 {
 
 /// Run `scenario` with the planner configured by `settings`.
 pub fn run(scenario: Scenario, settings: Settings, opts: RunOptions) -> anyhow::Result<RunReport> {
-    Ok(run_recorded(scenario, settings, opts, false)?.0)
+    Ok(run_recorded(scenario, settings, opts, false)?.report)
 }
 
-/// [`run`], also returning (when `record`) every record fed to the planner, one batch per
-/// epoch, to replay the run elsewhere.
+/// A run and what it was fed.
+pub struct Recorded {
+    pub report: RunReport,
+    /// Every record fed to the planner, one batch per epoch (empty unless recorded).
+    pub log: Vec<Vec<Input>>,
+    /// The settings the planner ran with (hardware speeds filled in from the world).
+    pub settings: Settings,
+}
+
+/// [`run`], also returning (when `record`) every record fed to the planner, to replay the
+/// run elsewhere with the same settings.
 pub fn run_recorded(
     scenario: Scenario,
     settings: Settings,
     opts: RunOptions,
     record: bool,
-) -> anyhow::Result<(RunReport, Vec<Vec<Input>>)> {
+) -> anyhow::Result<Recorded> {
     let mut sim = Simulation::new(scenario).context("building the simulated world")?;
     let mut settings = settings;
     settings.hardware_speed = sim.hardware_speed();
+    let used = settings.clone();
     timely::execute_directly(move |worker| {
         let mut log = Log {
             on: record,
@@ -172,7 +182,11 @@ pub fn run_recorded(
             open: Vec::new(),
         };
         let report = drive(worker, &mut sim, settings, &opts, &mut log)?;
-        Ok((report, log.batches))
+        Ok(Recorded {
+            report,
+            log: log.batches,
+            settings: used,
+        })
     })
 }
 

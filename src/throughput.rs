@@ -9,13 +9,21 @@ use std::time::Instant;
 use compass_connectors::Codec;
 use compass_dataflow::log::Input;
 use compass_dataflow::{Planner, Settings};
-use compass_schemas::{Application, DeviceTelemetry, ProfileSample, QueryEvent};
 use serde::Serialize;
+
+/// Which topic an encoded record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    App,
+    Telemetry,
+    Query,
+    Sample,
+}
 
 /// An input record as its Kafka value.
 #[derive(Debug, Clone)]
 pub struct Encoded {
-    kind: u8,
+    kind: Kind,
     key: String,
     bytes: Vec<u8>,
 }
@@ -38,10 +46,10 @@ pub fn encode(log: &[Vec<Input>]) -> anyhow::Result<Vec<Vec<Encoded>>> {
                 .iter()
                 .map(|i| {
                     let (kind, bytes) = match i {
-                        Input::App(a) => (0, codec.encode("apps", a)?),
-                        Input::Telemetry(t) => (1, codec.encode("telemetry", t)?),
-                        Input::Query(q) => (2, codec.encode("queries", q)?),
-                        Input::Sample(s) => (3, codec.encode("profiles", s)?),
+                        Input::App(a) => (Kind::App, codec.encode("apps", a)?),
+                        Input::Telemetry(t) => (Kind::Telemetry, codec.encode("telemetry", t)?),
+                        Input::Query(q) => (Kind::Query, codec.encode("queries", q)?),
+                        Input::Sample(s) => (Kind::Sample, codec.encode("profiles", s)?),
                     };
                     Ok(Encoded {
                         kind,
@@ -56,16 +64,10 @@ pub fn encode(log: &[Vec<Input>]) -> anyhow::Result<Vec<Vec<Encoded>>> {
 
 fn decode(codec: &Codec, e: &Encoded) -> Option<Input> {
     match e.kind {
-        0 => codec.decode::<Application>(&e.bytes).ok().map(Input::App),
-        1 => codec
-            .decode::<DeviceTelemetry>(&e.bytes)
-            .ok()
-            .map(Input::Telemetry),
-        2 => codec.decode::<QueryEvent>(&e.bytes).ok().map(Input::Query),
-        _ => codec
-            .decode::<ProfileSample>(&e.bytes)
-            .ok()
-            .map(Input::Sample),
+        Kind::App => codec.decode(&e.bytes).ok().map(Input::App),
+        Kind::Telemetry => codec.decode(&e.bytes).ok().map(Input::Telemetry),
+        Kind::Query => codec.decode(&e.bytes).ok().map(Input::Query),
+        Kind::Sample => codec.decode(&e.bytes).ok().map(Input::Sample),
     }
 }
 
@@ -86,8 +88,7 @@ pub fn replay(
         let mut refused = 0u64;
         for batch in log.iter() {
             for e in batch {
-                let owned = e.kind == 0 || compass_dataflow::log::owner(&e.key, peers) == index;
-                if !owned {
+                if !compass_dataflow::log::read_by(e.kind == Kind::App, &e.key, index, peers) {
                     continue;
                 }
                 match decode(&codec, e) {

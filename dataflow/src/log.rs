@@ -45,11 +45,14 @@ impl Input {
     /// Whether worker `index` of `peers` reads this record: applications go to all, every
     /// other record to the worker its key hashes to (a stand-in for Kafka's partitioner).
     pub fn read_by(&self, index: usize, peers: usize) -> bool {
-        match self {
-            Input::App(_) => true,
-            _ => owner(self.key(), peers) == index,
-        }
+        read_by(matches!(self, Input::App(_)), self.key(), index, peers)
     }
+}
+
+/// [`Input::read_by`] before decoding: whether worker `index` of `peers` reads a record
+/// with this key (`app`: an application record, read by all).
+pub fn read_by(app: bool, key: &str, index: usize, peers: usize) -> bool {
+    app || owner(key, peers) == index
 }
 
 /// The worker of `peers` that a key belongs to.

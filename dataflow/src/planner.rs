@@ -200,10 +200,9 @@ impl Planner {
             .get(&s.app_id)
             .and_then(|e| model_of(&e.json))
             .ok_or_else(|| InputError::UnknownApp(s.app_id.clone()))?;
-        let config = compass_planners::online::stats::config_of(&app, s)?;
+        let (config, row) = SampleRow::of(&app, s, speed)?;
         let index = u64::try_from(app.index_of(&config).map_err(|_| InputError::HugeSpace)?)
             .map_err(|_| InputError::HugeSpace)?;
-        let row = SampleRow::of(&app, s, speed)?;
         self.handles
             .samples
             .update_at(((s.app_id.clone(), index), row), self.at, 1);

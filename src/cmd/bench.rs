@@ -113,23 +113,19 @@ fn throughput(args: &Args, workers: usize) -> anyhow::Result<ExitCode> {
     let mut settings = settings_for("compass", &args.scenario)?;
     settings.partitions = args.partitions.max(1);
     eprintln!("recording compass on {}:", args.scenario);
-    let (report, log) = embedded::run_recorded(
+    let recorded = embedded::run_recorded(
         scenario,
-        settings.clone(),
+        settings,
         RunOptions {
             progress: true,
             ..RunOptions::default()
         },
         true,
     )?;
-    settings.hardware_speed = compass_testbed::sim::Simulation::new(
-        Scenario::named(&args.scenario, args.seed).context("scenario")?,
-    )?
-    .hardware_speed();
-    let encoded = std::sync::Arc::new(compass::throughput::encode(&log)?);
+    let encoded = std::sync::Arc::new(compass::throughput::encode(&recorded.log)?);
     let mut rows = Vec::new();
     for w in [1, workers.max(1)] {
-        let t = compass::throughput::replay(encoded.clone(), settings.clone(), w)?;
+        let t = compass::throughput::replay(encoded.clone(), recorded.settings.clone(), w)?;
         eprintln!(
             "{} worker(s): {} records in {} epochs, {:.2} s, {:.0} records/s",
             t.workers, t.records, t.epochs, t.wall_s, t.records_per_s
@@ -139,7 +135,7 @@ fn throughput(args: &Args, workers: usize) -> anyhow::Result<ExitCode> {
     let json = serde_json::json!({
         "scenario": args.scenario,
         "seed": args.seed,
-        "recorded_run_wall_s": report.wall_s,
+        "recorded_run_wall_s": recorded.report.wall_s,
         "throughput": rows,
     });
     std::fs::write(&args.json, serde_json::to_string_pretty(&json)?)

@@ -60,16 +60,21 @@ pub struct SampleRow {
 
 impl SampleRow {
     /// Check `sample` against `app` (same checks as [`ConfigStats::add`]) and scale its
-    /// latencies by `speed`, the hardware's speed relative to the reference GPU.
-    pub fn of(app: &AppModel, sample: &ProfileSample, speed: f64) -> Result<Self, StatsError> {
+    /// latencies by `speed`, the hardware's speed relative to the reference GPU. Returns the
+    /// configuration the sample measured with the row (the check finds it anyway).
+    pub fn of(
+        app: &AppModel,
+        sample: &ProfileSample,
+        speed: f64,
+    ) -> Result<(Config, Self), StatsError> {
         if sample.app_id != app.id() {
             return Err(StatsError::WrongApp {
                 expected: app.id().to_string(),
                 found: sample.app_id.clone(),
             });
         }
-        config_of(app, sample)?;
-        Ok(SampleRow {
+        let config = config_of(app, sample)?;
+        let row = SampleRow {
             op_ms: sample
                 .operators
                 .iter()
@@ -83,7 +88,8 @@ impl SampleRow {
             plan_key: sample.plan_key.clone(),
             hardware_class: sample.hardware_class.clone(),
             event_time_ms: sample.event_time_ms,
-        })
+        };
+        Ok((config, row))
     }
 }
 
@@ -152,7 +158,7 @@ impl ConfigStats {
         sample: &ProfileSample,
         speed: f64,
     ) -> Result<(), StatsError> {
-        let row = SampleRow::of(app, sample, speed)?;
+        let (_, row) = SampleRow::of(app, sample, speed)?;
         self.push(&row);
         Ok(())
     }
