@@ -8,9 +8,8 @@
 
 mod support;
 
-use support::topics;
+use support::{assignments, topics};
 
-use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,7 +17,7 @@ use compass::embedded::{self, RunOptions};
 use compass_dataflow::Settings;
 use compass_testbed::sim::{Scenario, Simulation};
 use serde_json::Value;
-use support::{brokers, compass, unique};
+use support::{brokers, compass, create_topics, free_port, unique, wait_until};
 
 const SEED: u64 = 3;
 
@@ -108,65 +107,18 @@ fn simulated_workers_through_kafka_match_the_embedded_run() {
     );
 
     // The trace and the queries live at its end.
-    let mut world = Simulation::new(scenario).expect("world");
+    let mut world = Simulation::new(scenario.clone()).expect("world");
     let mut arrivals = 0;
     for w in 0..world.windows() {
         let (q, _) = world.window_inputs(w);
         arrivals += q.iter().filter(|e| e.spec.is_some()).count();
     }
     assert!(arrivals >= 1000, "only {arrivals} arrivals");
-    let live = world.live_ids();
 
     // Every record on the assignments topic, latest decision epoch per query.
-    let out = compass()
-        .args(["consume", "--type", "assignment", "--idle-exit-ms", "5000"])
-        .args(["--topic", &format!("{prefix}assignments")])
-        .args(["--group", &format!("{prefix}check")])
-        .output()
-        .expect("consume assignments");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut latest: BTreeMap<String, (i64, Vec<Value>)> = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let v: Value = serde_json::from_str(line).expect("json line");
-        let a = &v["value"];
-        let id = a["query_id"].as_str().expect("query id").to_string();
-        let epoch = a["decision_epoch"].as_i64().expect("epoch");
-        let e = latest.entry(id).or_insert((i64::MIN, Vec::new()));
-        if epoch > e.0 {
-            *e = (epoch, vec![a.clone()]);
-        } else if epoch == e.0 && !e.1.contains(a) {
-            e.1.push(a.clone());
-        }
-    }
-    for id in &live {
-        let (_, current) = latest
-            .get(id)
-            .unwrap_or_else(|| panic!("live query {id} has no assignment record"));
-        assert_eq!(
-            current.len(),
-            1,
-            "live query {id} has {} current records",
-            current.len()
-        );
-        let status = current[0]["status"].as_str().unwrap_or_default();
-        assert!(
-            status == "assigned" || status == "rejected",
-            "live query {id} is {status}"
-        );
-    }
-    for (id, (_, current)) in &latest {
-        if !live.contains(id) {
-            assert_eq!(current.len(), 1, "departed query {id}");
-            assert_eq!(
-                current[0]["status"], "withdrawn",
-                "departed query {id} not withdrawn"
-            );
-        }
-    }
+    let latest = assignments::current(&prefix);
+    assignments::check_one_each(&latest, &assignments::live_at_end(&scenario));
+    assignments::check_capacity(&latest, &assignments::capacity_at_end(&scenario));
 
     // The same inputs, replayed by a fresh planner: one process with two worker threads,
     // then two processes with one thread each.
@@ -248,45 +200,4 @@ fn replay(
         started.elapsed().as_secs_f64()
     );
     copy
-}
-
-/// A fresh prefix with the whole topic catalogue created under it.
-fn create_topics(name: &str) -> String {
-    let prefix = format!("{}.", unique(name));
-    let created = compass()
-        .args(["topics", "create", "--prefix", &prefix])
-        .output()
-        .expect("run compass topics create");
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    prefix
-}
-
-/// The child's exit status; kill it and fail with `why` if it runs past `deadline`.
-fn wait_until(
-    child: &mut std::process::Child,
-    deadline: Instant,
-    why: &str,
-) -> std::process::ExitStatus {
-    loop {
-        if let Some(s) = child.try_wait().expect("wait for a child") {
-            return s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{why}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A port nothing listens on now (the OS's pick, released at once).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }

@@ -32,7 +32,7 @@ fn create_is_idempotent_and_check_reports_drift() {
     assert_eq!(created.status.code(), Some(0), "{}", text(&created));
     assert_eq!(
         text(&created).matches("created  ").count(),
-        7,
+        8,
         "{}",
         text(&created)
     );

@@ -18,6 +18,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::time::Instant;
 
 use compass_planners::model::AppModel;
 use compass_planners::online::clusters::{cluster_of, ClusterId, ClusterSpec};
@@ -65,6 +66,29 @@ pub struct Ask {
 /// Output buffers: (data, epoch, diff), drained by the [`crate::Planner`].
 pub type Buffer<D> = Rc<RefCell<Vec<(D, u64, isize)>>>;
 
+/// Wall-clock time spent in the two expensive steps on this worker since the last drain, for
+/// the metrics endpoint. Measured here because only the operators know when a step runs;
+/// nothing in the planning reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timings {
+    /// Seconds per cluster search run.
+    pub searches: Vec<f64>,
+    /// Seconds per partition matching run.
+    pub matchings: Vec<f64>,
+}
+
+impl Timings {
+    /// Most measurements kept between drains: a run that never drains (the embedded
+    /// planner) holds at most this many.
+    pub const KEEP: usize = 1 << 16;
+
+    fn note(list: &mut Vec<f64>, since: Instant) {
+        if list.len() < Self::KEEP {
+            list.push(since.elapsed().as_secs_f64());
+        }
+    }
+}
+
 pub struct Handles {
     pub apps: InputSession<u64, (String, AppEntry), isize>,
     pub queries: InputSession<u64, (String, QueryRow), isize>,
@@ -73,6 +97,7 @@ pub struct Handles {
     pub decisions: Buffer<Decision>,
     pub asks: Buffer<Ask>,
     pub outcomes: Buffer<(ClusterId, u64)>,
+    pub timings: Rc<RefCell<Timings>>,
     pub probe: Handle<u64>,
 }
 
@@ -116,7 +141,9 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
     let asks: Buffer<Ask> = Rc::default();
     let outcomes_buf: Buffer<(ClusterId, u64)> = Rc::default();
     let probe = Handle::new();
+    let timings: Rc<RefCell<Timings>> = Rc::default();
     let (d_out, a_out, o_out) = (decisions.clone(), asks.clone(), outcomes_buf.clone());
+    let (search_clock, match_clock) = (timings.clone(), timings.clone());
     let s = settings.clone();
     let (apps_in, queries_in, devices_in, samples_in) = worker.dataflow::<u64, _, _>(|scope| {
         let (apps_in, apps) = scope.new_collection::<(String, AppEntry), isize>();
@@ -217,10 +244,10 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
             };
             let stats: BTreeMap<u64, ConfigStats> = stats.iter().cloned().collect();
             let servers: &Vec<ServerClass> = servers;
-            out.push((
-                search_cluster(&app, id, spec, servers, &stats, &online),
-                1isize,
-            ));
+            let t = Instant::now();
+            let outcome = search_cluster(&app, id, spec, servers, &stats, &online);
+            Timings::note(&mut search_clock.borrow_mut().searches, t);
+            out.push((outcome, 1isize));
         });
         outcomes
             .clone()
@@ -273,7 +300,9 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
                 }
                 let mut prev = previous.borrow_mut();
                 let before = prev.entry(*part).or_default();
+                let t = Instant::now();
                 let decided = plan_partition(&members, &machines, before, &matching);
+                Timings::note(&mut match_clock.borrow_mut().matchings, t);
                 *before = decided
                     .iter()
                     .map(|d| (d.query_id.clone(), d.clone()))
@@ -307,6 +336,7 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
         decisions,
         asks,
         outcomes: outcomes_buf,
+        timings,
         probe,
     }
 }

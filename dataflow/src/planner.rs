@@ -272,6 +272,11 @@ impl Planner {
         out
     }
 
+    /// The search and matching times measured since the last call.
+    pub fn take_timings(&mut self) -> graph::Timings {
+        std::mem::take(&mut *self.handles.timings.borrow_mut())
+    }
+
     /// Every epoch up to this one has been taken by [`Planner::take_complete`].
     pub fn taken(&self) -> Option<u64> {
         self.taken

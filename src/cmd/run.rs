@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use compass::config::Config;
+use compass::service::metrics::{self, Metrics};
 use compass::service::planner::{serve, ServeOptions};
 use compass::service::{hardware_speeds, Topics};
 use tracing::info;
@@ -110,7 +111,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         settings,
         profile_class: p.profile_class.clone(),
         exit_when_caught_up: p.exit_when_caught_up,
+        metrics: Metrics::new(compass::service::now_ms()),
     };
+    let _endpoint = metrics::maybe_serve(&config.metrics.listen, &opts.metrics)
+        .context(Hint("set [metrics] listen (COMPASS__METRICS__LISTEN) to a free host:port, or to \"\" to turn the endpoint off".into()))
+        .context("cannot start the metrics endpoint")?;
     let report = serve(opts, stop_on_signal()?)
         .context(broker_hint(&kafka.brokers))
         .context("the planner stopped")?;

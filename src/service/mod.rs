@@ -1,7 +1,9 @@
 //! Compass on Kafka: the planner service (`compass run`) and the simulated GPU workers
 //! (`compass worker --simulated`), with what they share: topic names and event-time epochs.
 
+pub mod metrics;
 pub mod planner;
+pub mod progress;
 pub mod simworker;
 
 use std::collections::BTreeMap;
@@ -23,6 +25,10 @@ pub enum ServiceError {
     Testbed(String),
     #[error("a timely worker failed: {0}")]
     Worker(String),
+    #[error("the planner's progress marker: {0}")]
+    Progress(String),
+    #[error("cannot serve metrics on {listen}: {detail}")]
+    Metrics { listen: String, detail: String },
     #[error("the async runtime: {0}")]
     Runtime(#[from] std::io::Error),
 }
@@ -37,6 +43,7 @@ pub struct Topics {
     pub requests: String,
     pub assignments: String,
     pub dlq: String,
+    pub progress: String,
 }
 
 impl Topics {
@@ -50,6 +57,7 @@ impl Topics {
             requests: c.topic("profile-requests")?,
             assignments: c.topic("assignments")?,
             dlq: c.topic("dlq")?,
+            progress: c.topic("planner-progress")?,
         })
     }
 }

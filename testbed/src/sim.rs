@@ -126,6 +126,14 @@ impl Scenario {
                 s.trace.mean_lifetime_s = 120.0;
                 s.window_s = 30.0;
             }
+            "faults" => {
+                // The fault tests' trace: a few hundred arrivals in two minutes, in twelve
+                // windows, so that a planner killed several times still finishes quickly.
+                s.trace.duration_s = 120.0;
+                s.trace.arrival = Arrival::Poisson { rate_per_s: 2.0 };
+                s.trace.mean_lifetime_s = 60.0;
+                s.window_s = 10.0;
+            }
             "single-query" => {
                 // One query, alive for the whole run: the cost of planning it alone.
                 s.edge_devices = 50;

@@ -3,10 +3,11 @@
 
 #![allow(dead_code)]
 
+pub mod assignments;
 pub mod topics;
 
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub fn brokers() -> String {
     std::env::var("COMPASS_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
@@ -29,4 +30,45 @@ pub fn compass() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_compass"));
     c.env("COMPASS_BROKERS", brokers());
     c
+}
+
+/// A fresh prefix with the whole topic catalogue created under it.
+pub fn create_topics(name: &str) -> String {
+    let prefix = format!("{}.", unique(name));
+    let created = compass()
+        .args(["topics", "create", "--prefix", &prefix])
+        .output()
+        .expect("run compass topics create");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    prefix
+}
+
+/// The child's exit status; kill it and fail with `why` if it runs past `deadline`.
+pub fn wait_until(
+    child: &mut std::process::Child,
+    deadline: Instant,
+    why: &str,
+) -> std::process::ExitStatus {
+    loop {
+        if let Some(s) = child.try_wait().expect("wait for a child") {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{why}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A port nothing listens on now (the OS's pick, released at once).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }

@@ -209,6 +209,21 @@ impl PartitionReader {
         Ok(())
     }
 
+    /// Records not read yet per assigned partition: the high watermark the client last saw
+    /// minus the position (no broker round trip; absent before the first fetch response).
+    pub fn lag(&self) -> BTreeMap<Tp, i64> {
+        let mut out = BTreeMap::new();
+        for (topic, consumer) in &self.consumers {
+            for tp in self.assigned.iter().filter(|(t, _)| t == topic) {
+                if let Some((low, high)) = cached_watermarks(consumer, &tp.0, tp.1) {
+                    let at = self.next_offset.get(tp).copied().unwrap_or(low);
+                    out.insert(tp.clone(), (high - at).max(0));
+                }
+            }
+        }
+        out
+    }
+
     /// Offset after the last record read, per partition read so far.
     pub fn positions(&self) -> &BTreeMap<Tp, i64> {
         &self.next_offset

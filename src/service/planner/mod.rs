@@ -23,24 +23,27 @@
 //! Applications (one small compacted topic) are read by every worker, since each needs them
 //! to decode profile samples; worker 0 alone publishes them into the dataflow.
 
-use std::collections::BTreeMap;
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use compass_connectors::dlq::dead_letter;
-use compass_connectors::kafka::{KafkaSettings, KafkaSink, PartitionReader, Tp};
-use compass_connectors::{Codec, InboundRecord, OutboundRecord};
-use compass_dataflow::records::{self, Outbound};
+use compass_connectors::kafka::{CommitWatcher, KafkaSettings, KafkaSink, PartitionReader, Tp};
+use compass_connectors::Codec;
 use compass_dataflow::{Planner, Settings};
-use compass_schemas::{Application, DeviceTelemetry, ProfileSample, QueryEvent};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::operators::probe::Handle as Probe;
-use timely::dataflow::operators::{Input, Probe as _};
+use timely::dataflow::operators::{Exchange, Input, Inspect, Probe as _};
 use timely::dataflow::InputHandle;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
-use super::{now_ms, ServiceError, Topics, HEADER_EPOCH};
+use super::metrics::Metrics;
+use super::{now_ms, progress, ServiceError, Topics};
+use worker::Worker;
+
+mod worker;
 
 /// What one service run needs.
 #[derive(Debug, Clone)]
@@ -56,6 +59,8 @@ pub struct ServeOptions {
     pub profile_class: String,
     /// Return once every input has been read to its end and every epoch is closed.
     pub exit_when_caught_up: bool,
+    /// What the workers count, for the `/metrics` endpoint.
+    pub metrics: Arc<Metrics>,
 }
 
 /// What a worker did, summed over workers at the end.
@@ -91,6 +96,7 @@ pub fn serve(opts: ServeOptions, stop: Arc<AtomicBool>) -> Result<ServeReport, S
         epoch_ms = opts.epoch_ms,
         "planner starting"
     );
+    let resume = progress::read(&opts.kafka, &t.progress, &opts.group)?;
     let config = opts.cluster.timely();
     let guards = timely::execute(config, move |worker| {
         let mine: Vec<Tp> = inputs
@@ -99,7 +105,7 @@ pub fn serve(opts: ServeOptions, stop: Arc<AtomicBool>) -> Result<ServeReport, S
             .filter(|(i, _)| i % worker.peers() == worker.index())
             .map(|(_, tp)| tp.clone())
             .collect();
-        run_worker(worker, &opts, mine, &apps, &stop)
+        run_worker(worker, &opts, mine, &apps, resume, &stop)
     })
     .map_err(ServiceError::Worker)?;
     let mut total = ServeReport::default();
@@ -138,37 +144,34 @@ impl Watermarks {
     }
 }
 
-struct Worker<'a> {
-    opts: &'a ServeOptions,
-    planner: Planner,
-    codec: Codec,
-    sink: KafkaSink,
-    runtime: tokio::runtime::Runtime,
-    publishes_apps: bool,
-    /// Next offsets to commit, by the epoch their records went into.
-    offsets: BTreeMap<u64, BTreeMap<Tp, i64>>,
-    dlq: Vec<OutboundRecord>,
-    report: ServeReport,
-}
-
 fn run_worker(
     worker: &mut timely::worker::Worker,
     opts: &ServeOptions,
     mine: Vec<Tp>,
     apps: &[Tp],
+    resume: u64,
     stop: &AtomicBool,
 ) -> Result<ServeReport, ServiceError> {
     let index = worker.index();
     let publishes_apps = index == 0;
-    let mut acks: InputHandle<u64, CapacityContainerBuilder<Vec<()>>> = InputHandle::new();
+    // Acknowledgements carry no data but one: at the end, each worker's last input epoch,
+    // gathered on worker 0 for the final progress marker.
+    let mut acks: InputHandle<u64, CapacityContainerBuilder<Vec<u64>>> = InputHandle::new();
     let barrier = Probe::new();
+    let last_epoch = Rc::new(Cell::new(0u64));
+    let seen = last_epoch.clone();
     worker.dataflow::<u64, _, _>(|scope| {
-        scope.input_from(&mut acks).probe_with(&barrier);
+        scope
+            .input_from(&mut acks)
+            .exchange(|_| 0)
+            .inspect(move |e| seen.set(seen.get().max(*e)))
+            .probe_with(&barrier);
     });
     let planner = Planner::new(worker, opts.settings.clone());
     let mut w = Worker {
         opts,
         planner,
+        index,
         codec: Codec::single_object(),
         sink: KafkaSink::new(&opts.kafka)?,
         runtime: tokio::runtime::Builder::new_current_thread()
@@ -178,6 +181,12 @@ fn run_worker(
         offsets: BTreeMap::new(),
         dlq: Vec::new(),
         report: ServeReport::default(),
+        placements: HashMap::new(),
+        resume,
+        marked: resume,
+        last_epoch: 0,
+        committed: CommitWatcher::new(&opts.kafka, &opts.group)?
+            .committed(&mine, Duration::from_secs(10))?,
     };
     // Applications first, to the end, so that profile samples can be decoded.
     let mut app_reader = PartitionReader::new(&opts.kafka, &opts.group, apps)?;
@@ -204,15 +213,20 @@ fn run_worker(
             let Some(r) = got else { break };
             let ts = r.timestamp_ms.unwrap_or_else(now_ms);
             let tp = (r.topic.clone(), r.partition);
-            let event_epoch = epoch_of(ts);
+            // A record the last run did not commit goes into an epoch whose outputs were
+            // not produced yet, whatever its time: its outputs must not be held back.
+            let floor = if w.seen_before(&r) { 0 } else { resume };
+            let event_epoch = epoch_of(ts).max(floor);
             let e = w.planner.set_time(event_epoch);
+            w.last_epoch = w.last_epoch.max(e);
             if e > event_epoch {
                 w.report.late += 1;
+                opts.metrics.late.inc();
             }
             if r.topic == opts.topics.apps {
                 w.take_app(&r);
             } else {
-                w.take(&r);
+                w.take(&r, ts);
                 w.offsets
                     .entry(e)
                     .or_default()
@@ -246,24 +260,27 @@ fn run_worker(
         }
         // Inputs stay open at the last time, so "done" is a frontier at `u64::MAX`.
         if finishing && w.planner.incomplete().is_none_or(|f| f == u64::MAX) {
+            acks.send(w.last_epoch);
             acks.close();
             // Let the other workers finish their epochs too.
             while !barrier.done() {
                 worker.step();
                 w.publish()?;
             }
-            w.commit(&reader, None)?;
+            // Every output of every epoch any worker fed is durable now.
+            w.commit(&reader, None, Some(last_epoch.get().saturating_add(1)))?;
             break;
         }
         worker.step();
         let passed = barrier.with_frontier(|f| f.first().copied());
+        w.measure(&reader);
         if last_log.elapsed() > Duration::from_secs(1) {
             last_log = std::time::Instant::now();
             debug!(worker = index, records = w.report.records, watermark_ms = wm, open_epoch = w.planner.epoch(),
                    incomplete = ?w.planner.incomplete(), taken = ?w.planner.taken(), barrier = ?passed,
                    caught_up, uncommitted_epochs = w.offsets.len(), "progress");
         }
-        w.commit(&reader, passed)?;
+        w.commit(&reader, passed, passed)?;
     }
     info!(
         worker = index,
@@ -275,142 +292,4 @@ fn run_worker(
         "worker done"
     );
     Ok(w.report)
-}
-
-impl Worker<'_> {
-    fn take_app(&mut self, r: &InboundRecord) {
-        let Some(bytes) = r.payload.as_deref() else {
-            return;
-        };
-        match self.codec.decode::<Application>(bytes) {
-            Ok(app) => {
-                if self.publishes_apps {
-                    self.planner.app(&app);
-                } else {
-                    self.planner.know_app(&app);
-                }
-            }
-            Err(e) if self.publishes_apps => self.reject(r, e.reason(), &e.to_string()),
-            Err(_) => {}
-        }
-    }
-
-    fn take(&mut self, r: &InboundRecord) {
-        self.report.records += 1;
-        let Some(bytes) = r.payload.as_deref() else {
-            // A tombstone on a compacted input: nothing to plan for (telemetry is upserted).
-            return;
-        };
-        let t = &self.opts.topics;
-        let result = if r.topic == t.queries {
-            self.codec
-                .decode::<QueryEvent>(bytes)
-                .map(|ev| self.planner.query(&ev).map_err(|e| e.to_string()))
-        } else if r.topic == t.telemetry {
-            self.codec
-                .decode::<DeviceTelemetry>(bytes)
-                .map(|ev| self.planner.telemetry(&ev).map_err(|e| e.to_string()))
-        } else {
-            self.codec
-                .decode::<ProfileSample>(bytes)
-                .map(|ev| self.planner.sample(&ev).map_err(|e| e.to_string()))
-        };
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(detail)) => self.reject(r, "refused", &detail),
-            Err(e) => self.reject(r, e.reason(), &e.to_string()),
-        }
-    }
-
-    fn reject(&mut self, r: &InboundRecord, reason: &str, detail: &str) {
-        warn!(topic = %r.topic, partition = r.partition, offset = r.offset, reason, "dead-lettered");
-        self.report.dead_lettered += 1;
-        self.dlq
-            .push(dead_letter(r, &self.opts.topics.dlq, reason, detail));
-    }
-
-    /// Produce the changes of every finished epoch, and the dead letters so far; wait until
-    /// all are durable.
-    fn publish(&mut self) -> Result<(), ServiceError> {
-        let changes = self.planner.take_complete();
-        let mut out = std::mem::take(&mut self.dlq);
-        let epoch_ms = self.opts.epoch_ms as i64;
-        for c in &changes {
-            let epoch = match c {
-                compass_dataflow::Change::Decided { epoch, .. }
-                | compass_dataflow::Change::Withdrawn { epoch, .. }
-                | compass_dataflow::Change::Profile { epoch, .. } => *epoch,
-            };
-            // Stamped with the end of its epoch: the same inputs give the same records.
-            let at = i64::try_from(epoch)
-                .unwrap_or(i64::MAX / epoch_ms - 1)
-                .saturating_add(1)
-                * epoch_ms;
-            let rec = match records::record_of(
-                c,
-                &self.opts.profile_class,
-                self.opts.settings.profile_inputs,
-                at,
-            ) {
-                Outbound::Assignment(a) => {
-                    self.report.assignments += 1;
-                    OutboundRecord::new(
-                        &self.opts.topics.assignments,
-                        a.query_id.clone(),
-                        self.codec.encode(&self.opts.topics.assignments, &a)?,
-                    )
-                }
-                Outbound::Request(q) => {
-                    self.report.requests += 1;
-                    OutboundRecord::new(
-                        &self.opts.topics.requests,
-                        q.hardware_class.clone(),
-                        self.codec.encode(&self.opts.topics.requests, &q)?,
-                    )
-                }
-            };
-            out.push(rec.with_header(HEADER_EPOCH, epoch.to_string()).at(at));
-        }
-        if !out.is_empty() {
-            let t = std::time::Instant::now();
-            let n = out.len();
-            let sink = &self.sink;
-            self.runtime.block_on(sink.send_all(out))?;
-            debug!(
-                records = n,
-                ms = t.elapsed().as_millis() as u64,
-                "published"
-            );
-        }
-        Ok(())
-    }
-
-    /// Commit the offsets of every epoch before `passed` (all of them when `None`).
-    fn commit(
-        &mut self,
-        reader: &PartitionReader,
-        passed: Option<u64>,
-    ) -> Result<(), ServiceError> {
-        let mut next: BTreeMap<Tp, i64> = BTreeMap::new();
-        let keep = match passed {
-            Some(p) => self.offsets.split_off(&p),
-            None => BTreeMap::new(),
-        };
-        for (_, offs) in std::mem::replace(&mut self.offsets, keep) {
-            for (tp, o) in offs {
-                let e = next.entry(tp).or_insert(o);
-                *e = (*e).max(o);
-            }
-        }
-        if !next.is_empty() {
-            let t = std::time::Instant::now();
-            reader.commit(&next)?;
-            debug!(
-                partitions = next.len(),
-                ms = t.elapsed().as_millis() as u64,
-                "committed"
-            );
-        }
-        Ok(())
-    }
 }

@@ -1,0 +1,228 @@
+//! Faults on the real broker, each bounded in time.
+//!
+//! - The planner is killed with SIGKILL at five random points (seeded) while the simulated
+//!   workers play a steady trace, and restarted at once; then stopped with SIGTERM and
+//!   restarted once more. At the end every live query holds exactly one current assignment,
+//!   every departed one is withdrawn, and the current plans never over-commit a machine.
+//! - After SIGTERM, the restarted planner produces nothing for the epochs the stopped one
+//!   had flushed: duplicates are confined to the epochs after its last progress marker.
+//! - While it runs, `/metrics` answers with the counters of the run.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use compass_testbed::sim::Scenario;
+use support::{assignments, brokers, compass, create_topics, free_port, topics, wait_until};
+
+const SEED: u64 = 5;
+
+fn planner(prefix: &str, metrics_port: u16, log: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("planner log");
+    compass()
+        .arg("run")
+        .env("COMPASS__TOPICS__PREFIX", prefix)
+        .env("COMPASS__KAFKA__BOOTSTRAP_SERVERS", brokers())
+        .env("COMPASS__PLANNER__GROUP", format!("{prefix}planner"))
+        .env("COMPASS__PLANNER__EPOCH_MS", "50")
+        .env("COMPASS__PLANNER__LATENESS_MS", "1000")
+        .env(
+            "COMPASS__METRICS__LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
+        .env("COMPASS_LOG", "compass=debug")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start compass run")
+}
+
+/// The body of `GET /metrics`, or `None` while nothing answers.
+fn scrape(port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// The value of an unlabelled sample in a scrape.
+fn sample(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A small seeded generator (xorshift), enough to pick kill times.
+struct Rng(u64);
+impl Rng {
+    fn next_f64(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill {sig} failed");
+}
+
+/// Per key on the assignments topic, the decision epochs of its records (in offset order).
+fn epochs_by_key(prefix: &str) -> BTreeMap<Vec<u8>, Vec<i64>> {
+    let mut out: BTreeMap<Vec<u8>, Vec<i64>> = BTreeMap::new();
+    for r in topics::read_all(&[format!("{prefix}assignments")]) {
+        let epoch = r
+            .headers
+            .iter()
+            .find(|(k, _)| k == "compass.epoch")
+            .and_then(|(_, v)| v.as_deref())
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.parse().ok())
+            .expect("an assignment without its epoch header");
+        out.entry(r.key.unwrap_or_default())
+            .or_default()
+            .push(epoch);
+    }
+    out
+}
+
+#[test]
+fn killed_and_restarted_planner_loses_nothing_and_over_commits_nothing() {
+    let prefix = create_topics("faults");
+    let dir = std::env::temp_dir().join(support::unique("faults"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let log = dir.join("planner.log");
+    let port = free_port();
+    let mut run = planner(&prefix, port, &log);
+
+    let mut sim = compass()
+        .args(["worker", "--simulated", "--scenario", "faults"])
+        .args(["--seed", &SEED.to_string(), "--patience-s", "120"])
+        .env("COMPASS__TOPICS__PREFIX", &prefix)
+        .env("COMPASS__KAFKA__BOOTSTRAP_SERVERS", brokers())
+        .env("COMPASS__PLANNER__GROUP", format!("{prefix}planner"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the simulated workers");
+
+    // The endpoint answers with the run's counters once records flow.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let records = loop {
+        let n = scrape(port)
+            .and_then(|b| sample(&b, "compass_input_records_total"))
+            .unwrap_or(0.0);
+        if n > 0.0 {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no records counted on /metrics in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    eprintln!("/metrics: {records} input records so far");
+
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ SEED);
+    for k in 0..5 {
+        let wait = 1.0 + 5.0 * rng.next_f64();
+        std::thread::sleep(Duration::from_secs_f64(wait));
+        if sim.try_wait().expect("sim").is_some() {
+            panic!("the trace ended before kill {k}; the test would not test restarts");
+        }
+        signal(&run, "-KILL");
+        let _ = run.wait();
+        eprintln!("kill -9 #{k} after {wait:.1} s; restarting");
+        run = planner(&prefix, port, &log);
+    }
+
+    // A graceful stop and restart while the trace still runs.
+    std::thread::sleep(Duration::from_secs(2));
+    let before_term = epochs_by_key(&prefix);
+    signal(&run, "-TERM");
+    let status = wait_until(
+        &mut run,
+        Instant::now() + Duration::from_secs(30),
+        "no stop in 30 s after SIGTERM",
+    );
+    assert!(
+        status.success(),
+        "the planner exited with {status} after SIGTERM"
+    );
+    let after_term = epochs_by_key(&prefix);
+    let marker = last_marker(&prefix);
+    assert!(marker > 0, "the stopped planner wrote no progress marker");
+    run = planner(&prefix, port, &log);
+
+    let status = wait_until(
+        &mut sim,
+        Instant::now() + Duration::from_secs(300),
+        "the simulated workers did not finish in 300 s",
+    );
+    assert!(status.success(), "the simulated workers failed: {status}");
+    signal(&run, "-TERM");
+    let status = wait_until(
+        &mut run,
+        Instant::now() + Duration::from_secs(30),
+        "no stop in 30 s after SIGTERM",
+    );
+    assert!(status.success(), "the planner exited with {status}");
+
+    // Nothing lost, nothing over-committed.
+    let scenario = Scenario::named("faults", SEED).expect("scenario");
+    let latest = assignments::current(&prefix);
+    let live = assignments::live_at_end(&scenario);
+    assert!(live.len() > 20, "only {} live queries", live.len());
+    assignments::check_one_each(&latest, &live);
+    assignments::check_capacity(&latest, &assignments::capacity_at_end(&scenario));
+
+    // After the SIGTERM restart: no record of an epoch the stopped planner had marked as
+    // flushed is produced again; what is repeated lies after its last marker.
+    let after_restart = epochs_by_key(&prefix);
+    let mut repeated = 0usize;
+    for (key, old) in &after_term {
+        let newest_old = old.iter().copied().max().unwrap_or(i64::MIN);
+        for e in &after_restart[key][old.len()..] {
+            assert!(
+                *e >= marker,
+                "epoch {e} re-emitted after a graceful restart, before the marker {marker}"
+            );
+            repeated += usize::from(*e <= newest_old);
+        }
+    }
+    let total: usize = after_term.values().map(Vec::len).sum();
+    eprintln!(
+        "assignment records before SIGTERM {}, at it {total}; marker {marker}; re-emitted after the restart: {repeated}",
+        before_term.values().map(Vec::len).sum::<usize>()
+    );
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        log_text.contains("resuming"),
+        "the restarted planner did not resume from a marker"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The highest progress marker on the topic (0 if none).
+fn last_marker(prefix: &str) -> i64 {
+    topics::read_all(&[format!("{prefix}planner-progress")])
+        .iter()
+        .filter_map(|r| r.payload.as_deref())
+        .filter_map(|v| std::str::from_utf8(v).ok()?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
