@@ -40,6 +40,7 @@ pub struct Config {
     pub topics: TopicsConfig,
     pub planner: PlannerConfig,
     pub metrics: MetricsConfig,
+    pub limits: LimitsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +128,44 @@ impl Default for MetricsConfig {
     }
 }
 
+/// Size limits on input records; a record over one goes to the dead-letter topic with the
+/// limit it broke.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest record value, in bytes.
+    pub max_record_bytes: usize,
+    /// Largest knob space (plans) of one application.
+    pub max_knob_space: u64,
+    /// Most operators in one application's pipeline.
+    pub max_operators: usize,
+    /// Longest identifier, in bytes.
+    pub max_id_len: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let l = compass_schemas::Limits::default();
+        LimitsConfig {
+            max_record_bytes: 1 << 20,
+            max_knob_space: u64::try_from(l.max_knob_space).unwrap_or(u64::MAX),
+            max_operators: l.max_operators,
+            max_id_len: l.max_id_len,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The validator's limits.
+    pub fn schema_limits(&self) -> compass_schemas::Limits {
+        compass_schemas::Limits {
+            max_knob_space: u128::from(self.max_knob_space),
+            max_operators: self.max_operators,
+            max_id_len: self.max_id_len,
+        }
+    }
+}
+
 impl Config {
     /// Read `path` (or only defaults, if `None`), then apply `env` overrides.
     pub fn load(
@@ -202,6 +241,14 @@ impl Config {
         }
         if p.partitions == 0 {
             return bad("planner.partitions must be at least 1");
+        }
+        let l = &self.limits;
+        if l.max_record_bytes == 0
+            || l.max_knob_space == 0
+            || l.max_operators == 0
+            || l.max_id_len == 0
+        {
+            return bad("every [limits] value must be at least 1");
         }
         if p.profile_inputs <= 0 {
             return bad("planner.profile_inputs must be positive");

@@ -41,8 +41,24 @@ pub enum InputError {
     UnknownApp(String),
     #[error("profile sample: {0}")]
     Stats(#[from] StatsError),
+    #[error("query `{0}` arrived again while live (duplicate query id)")]
+    DuplicateQuery(String),
     #[error("configuration index does not fit in 64 bits")]
     HugeSpace,
+}
+
+impl InputError {
+    /// A stable token for the dead-letter header and the metrics label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            InputError::NoSpec(_) => "no_spec",
+            InputError::UnknownHardware(_) => "unknown_hardware",
+            InputError::UnknownApp(_) => "unknown_application",
+            InputError::Stats(_) => "bad_sample",
+            InputError::DuplicateQuery(_) => "duplicate_query",
+            InputError::HugeSpace => "huge_space",
+        }
+    }
 }
 
 /// What an epoch changed.
@@ -143,6 +159,11 @@ impl Planner {
     }
 
     pub fn query(&mut self, ev: &QueryEvent) -> Result<(), InputError> {
+        if ev.kind == QueryEventKind::Arrive && self.queries.contains_key(&ev.query_id) {
+            // An arrival for a live query: a second query under a taken id, or a duplicate
+            // delivery. Either way the live query is left as it is.
+            return Err(InputError::DuplicateQuery(ev.query_id.clone()));
+        }
         let new = match ev.kind {
             QueryEventKind::Depart => None,
             _ => Some(QueryRow::from_spec(

@@ -112,6 +112,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         profile_class: p.profile_class.clone(),
         exit_when_caught_up: p.exit_when_caught_up,
         metrics: Metrics::new(compass::service::now_ms()),
+        limits: config.limits.schema_limits(),
+        max_record_bytes: config.limits.max_record_bytes,
     };
     let _endpoint = metrics::maybe_serve(&config.metrics.listen, &opts.metrics)
         .context(Hint("set [metrics] listen (COMPASS__METRICS__LISTEN) to a free host:port, or to \"\" to turn the endpoint off".into()))

@@ -48,8 +48,9 @@ pub struct Metrics {
     pub consumer_lag: Family<PartitionLabels, Gauge>,
     /// Input records read (applications excluded).
     pub records: Counter,
-    /// Records that failed to decode or validate, by reason.
-    pub decode_errors: Family<ReasonLabels, Counter>,
+    /// Records rejected (undecodable, invalid, over a limit, refused by the planner), by
+    /// reason; each goes to the dead-letter topic.
+    pub rejected_records: Family<ReasonLabels, Counter>,
     /// Records written to the dead-letter topic (decode errors and refusals).
     pub dead_lettered: Counter,
     /// Records whose event time was behind an already closed epoch.
@@ -91,7 +92,7 @@ impl Metrics {
             registry: Registry::default(),
             consumer_lag: Family::default(),
             records: Counter::default(),
-            decode_errors: Family::default(),
+            rejected_records: Family::default(),
             dead_lettered: Counter::default(),
             late: Counter::default(),
             frontier_lag: Family::default(),
@@ -117,9 +118,9 @@ impl Metrics {
         );
         r.register("input_records", "Input records read", m.records.clone());
         r.register(
-            "decode_errors",
-            "Input records that failed to decode or validate, by reason",
-            m.decode_errors.clone(),
+            "rejected_records",
+            "Input records rejected (undecodable, invalid, over a limit, refused), by reason",
+            m.rejected_records.clone(),
         );
         r.register(
             "dead_lettered",
@@ -224,8 +225,8 @@ impl Metrics {
         }
     }
 
-    pub fn decode_error(&self, reason: &str) {
-        self.decode_errors
+    pub fn rejected(&self, reason: &str) {
+        self.rejected_records
             .get_or_create(&ReasonLabels {
                 reason: reason.to_string(),
             })
@@ -324,7 +325,7 @@ mod tests {
     fn endpoint_serves_what_was_counted() {
         let m = Metrics::new(1_000);
         m.records.inc_by(7);
-        m.decode_error("invalid_magic");
+        m.rejected("invalid_magic");
         m.dead_lettered.inc();
         m.consumer_lag
             .get_or_create(&PartitionLabels {
@@ -344,7 +345,7 @@ mod tests {
         );
         assert!(body.contains("compass_input_records_total 7"), "{body}");
         assert!(
-            body.contains("compass_decode_errors_total{reason=\"invalid_magic\"} 1"),
+            body.contains("compass_rejected_records_total{reason=\"invalid_magic\"} 1"),
             "{body}"
         );
         assert!(body.contains("compass_dead_lettered_total 1"), "{body}");

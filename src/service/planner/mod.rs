@@ -61,6 +61,10 @@ pub struct ServeOptions {
     pub exit_when_caught_up: bool,
     /// What the workers count, for the `/metrics` endpoint.
     pub metrics: Arc<Metrics>,
+    /// Limits the validator applies to decoded records.
+    pub limits: compass_schemas::Limits,
+    /// Largest record value accepted, in bytes.
+    pub max_record_bytes: usize,
 }
 
 /// What a worker did, summed over workers at the end.
@@ -172,7 +176,7 @@ fn run_worker(
         opts,
         planner,
         index,
-        codec: Codec::single_object(),
+        codec: Codec::single_object().with_limits(opts.limits.clone()),
         sink: KafkaSink::new(&opts.kafka)?,
         runtime: tokio::runtime::Builder::new_current_thread()
             .enable_all()

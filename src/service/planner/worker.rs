@@ -50,6 +50,12 @@ impl Worker<'_> {
         let Some(bytes) = r.payload.as_deref() else {
             return;
         };
+        if self.publishes_apps && !self.small_enough(r, bytes) {
+            return;
+        }
+        if bytes.len() > self.opts.max_record_bytes {
+            return;
+        }
         match self.codec.decode::<Application>(bytes) {
             Ok(app) => {
                 if self.publishes_apps {
@@ -70,6 +76,9 @@ impl Worker<'_> {
             // A tombstone on a compacted input: nothing to plan for (telemetry is upserted).
             return;
         };
+        if !self.small_enough(r, bytes) {
+            return;
+        }
         let t = &self.opts.topics;
         let result = if r.topic == t.queries {
             self.codec.decode::<QueryEvent>(bytes).map(|ev| {
@@ -79,22 +88,36 @@ impl Worker<'_> {
                     QueryEventKind::Depart => m.forget(&ev.query_id),
                     QueryEventKind::Update => {}
                 }
-                self.planner.query(&ev).map_err(|e| e.to_string())
+                self.planner.query(&ev)
             })
         } else if r.topic == t.telemetry {
             self.codec
                 .decode::<DeviceTelemetry>(bytes)
-                .map(|ev| self.planner.telemetry(&ev).map_err(|e| e.to_string()))
+                .map(|ev| self.planner.telemetry(&ev))
         } else {
             self.codec
                 .decode::<ProfileSample>(bytes)
-                .map(|ev| self.planner.sample(&ev).map_err(|e| e.to_string()))
+                .map(|ev| self.planner.sample(&ev))
         };
         match result {
             Ok(Ok(())) => {}
-            Ok(Err(detail)) => self.reject(r, "refused", &detail),
+            Ok(Err(e)) => self.reject(r, e.reason(), &e.to_string()),
             Err(e) => self.reject(r, e.reason(), &e.to_string()),
         }
+    }
+
+    /// Whether `bytes` is within the record size limit; dead-letters it if not.
+    fn small_enough(&mut self, r: &InboundRecord, bytes: &[u8]) -> bool {
+        let max = self.opts.max_record_bytes;
+        if bytes.len() <= max {
+            return true;
+        }
+        let detail = format!(
+            "the record is {} bytes, over the limit of {max} (limits.max_record_bytes)",
+            bytes.len()
+        );
+        self.reject(r, "too_large", &detail);
+        false
     }
 
     /// Whether an earlier run committed `r` (so handled it, and flushed its outputs).
@@ -112,9 +135,7 @@ impl Worker<'_> {
         warn!(topic = %r.topic, partition = r.partition, offset = r.offset, reason, "dead-lettered");
         self.report.dead_lettered += 1;
         self.opts.metrics.dead_lettered.inc();
-        if reason != "refused" {
-            self.opts.metrics.decode_error(reason);
-        }
+        self.opts.metrics.rejected(reason);
         self.dlq
             .push(dead_letter(r, &self.opts.topics.dlq, reason, detail));
     }
