@@ -68,14 +68,7 @@ fn simulated_workers_through_kafka_match_the_embedded_run() {
         .expect("run compass worker");
     let kafka_wall = started.elapsed();
     // SIGTERM: the planner finishes its epoch, flushes, commits and exits 0.
-    let _ = Command::new("kill")
-        .args(["-TERM", &planner.id().to_string()])
-        .status();
-    let status = wait_until(
-        &mut planner,
-        Instant::now() + Duration::from_secs(30),
-        "the planner did not stop within 30 s of SIGTERM",
-    );
+    let status = support::terminate(&mut planner);
     assert!(
         sim.status.success(),
         "simulated workers failed: {}",

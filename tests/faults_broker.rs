@@ -153,12 +153,7 @@ fn killed_and_restarted_planner_loses_nothing_and_over_commits_nothing() {
     // A graceful stop and restart while the trace still runs.
     std::thread::sleep(Duration::from_secs(2));
     let before_term = epochs_by_key(&prefix);
-    signal(&run, "-TERM");
-    let status = wait_until(
-        &mut run,
-        Instant::now() + Duration::from_secs(30),
-        "no stop in 30 s after SIGTERM",
-    );
+    let status = support::terminate(&mut run);
     assert!(
         status.success(),
         "the planner exited with {status} after SIGTERM"
@@ -174,12 +169,7 @@ fn killed_and_restarted_planner_loses_nothing_and_over_commits_nothing() {
         "the simulated workers did not finish in 300 s",
     );
     assert!(status.success(), "the simulated workers failed: {status}");
-    signal(&run, "-TERM");
-    let status = wait_until(
-        &mut run,
-        Instant::now() + Duration::from_secs(30),
-        "no stop in 30 s after SIGTERM",
-    );
+    let status = support::terminate(&mut run);
     assert!(status.success(), "the planner exited with {status}");
 
     // Nothing lost, nothing over-committed.

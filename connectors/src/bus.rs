@@ -85,6 +85,17 @@ pub enum BusError {
     },
 }
 
+impl BusError {
+    /// Whether waiting and trying again may succeed: the broker is down or restarting, or a
+    /// commit could not reach the group coordinator.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            BusError::Kafka(k) => crate::kafka::transient(k),
+            _ => false,
+        }
+    }
+}
+
 /// Writes records. `send` resolves when the record is durable (acks=all on Kafka).
 pub trait Sink: Send + Sync {
     fn send(

@@ -79,7 +79,16 @@ impl Bus {
         let started = Instant::now();
         let parts: Vec<Tp> = self.produced.keys().cloned().collect();
         loop {
-            let committed = self.watcher.committed(&parts, Duration::from_secs(5))?;
+            let committed = match self.watcher.committed(&parts, Duration::from_secs(5)) {
+                Ok(c) => c,
+                // The broker is restarting: wait for it within the same patience.
+                Err(e) if e.is_transient() && started.elapsed() < self.patience => {
+                    debug!(error = %e, "broker unavailable; waiting");
+                    std::thread::sleep(Duration::from_millis(200));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             if self
                 .produced
                 .iter()
@@ -103,9 +112,17 @@ impl Bus {
     /// the broker in one request.
     fn read_outputs(&mut self) -> Result<(Vec<Assignment>, Vec<ProfileRequest>), ServiceError> {
         let parts: Vec<Tp> = self.outputs.assigned().iter().cloned().collect();
-        let highs = self
-            .watcher
-            .high_watermarks(&parts, Duration::from_secs(5))?;
+        let asked = Instant::now();
+        let highs = loop {
+            match self.watcher.high_watermarks(&parts, Duration::from_secs(5)) {
+                Ok(h) => break h,
+                Err(e) if e.is_transient() && asked.elapsed() < self.patience => {
+                    debug!(error = %e, "broker unavailable; waiting");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         let (mut a, mut r) = (Vec::new(), Vec::new());
         let started = Instant::now();
         while highs

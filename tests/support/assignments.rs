@@ -15,7 +15,13 @@ pub type Current = BTreeMap<String, (i64, Vec<Value>)>;
 
 /// Every record on `{prefix}assignments`, read to its end by `compass consume`.
 pub fn current(prefix: &str) -> Current {
+    current_on(prefix, &super::brokers())
+}
+
+/// [`current`] on the broker at `brokers`.
+pub fn current_on(prefix: &str, brokers: &str) -> Current {
     let out = compass()
+        .env("COMPASS_BROKERS", brokers)
         .args(["consume", "--type", "assignment", "--idle-exit-ms", "5000"])
         .args(["--topic", &format!("{prefix}assignments")])
         .args(["--group", &format!("{prefix}check")])

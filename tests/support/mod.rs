@@ -34,8 +34,14 @@ pub fn compass() -> Command {
 
 /// A fresh prefix with the whole topic catalogue created under it.
 pub fn create_topics(name: &str) -> String {
+    create_topics_on(name, &brokers())
+}
+
+/// [`create_topics`] on the broker at `brokers`.
+pub fn create_topics_on(name: &str, brokers: &str) -> String {
     let prefix = format!("{}.", unique(name));
     let created = compass()
+        .env("COMPASS_BROKERS", brokers)
         .args(["topics", "create", "--prefix", &prefix])
         .output()
         .expect("run compass topics create");
@@ -71,4 +77,17 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port")
+}
+
+/// SIGTERM `child` (the planner finishes its epoch, flushes, commits) and wait up to 30 s
+/// for it to exit; its exit status.
+pub fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    wait_until(
+        child,
+        Instant::now() + Duration::from_secs(30),
+        "the planner did not stop within 30 s of SIGTERM",
+    )
 }

@@ -9,6 +9,6 @@ mod sink;
 mod source;
 
 pub use config::KafkaSettings;
-pub use reader::{CommitWatcher, PartitionReader, Tp};
+pub use reader::{transient, CommitWatcher, PartitionReader, Tp};
 pub use sink::KafkaSink;
 pub use source::KafkaSource;

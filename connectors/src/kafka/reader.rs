@@ -37,6 +37,7 @@ pub struct PartitionReader {
     /// Offset after the last record read, per partition.
     next_offset: BTreeMap<Tp, i64>,
     last_refresh: Option<Instant>,
+    last_transient: Option<Instant>,
 }
 
 impl PartitionReader {
@@ -77,6 +78,7 @@ impl PartitionReader {
             at_end: BTreeSet::new(),
             next_offset: BTreeMap::new(),
             last_refresh: None,
+            last_transient: None,
         })
     }
 
@@ -142,8 +144,24 @@ impl PartitionReader {
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     self.at_end.insert((topic.clone(), p));
                 }
+                Some(Err(e)) if transient(&e) => {
+                    // The client reconnects by itself; the records wait on the broker.
+                    self.note_transient(&e);
+                    return Ok(None);
+                }
                 Some(Err(e)) => return Err(BusError::Kafka(e)),
             }
+        }
+    }
+
+    /// Log a transient error at most every 5 s (they come in bursts while a broker is down).
+    fn note_transient(&mut self, e: &KafkaError) {
+        if self
+            .last_transient
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(5))
+        {
+            self.last_transient = Some(Instant::now());
+            tracing::warn!(error = %e, "broker unavailable; the reader waits and retries");
         }
     }
 
@@ -228,6 +246,36 @@ impl PartitionReader {
     pub fn positions(&self) -> &BTreeMap<Tp, i64> {
         &self.next_offset
     }
+}
+
+/// Whether a consumer error is one librdkafka recovers from by itself (the broker is down,
+/// restarting, or unreachable for a while): the reader then waits instead of failing. Fatal
+/// client errors, unknown topics and authorization failures still end the read.
+pub fn transient(e: &KafkaError) -> bool {
+    use RDKafkaErrorCode as C;
+    let code = match e {
+        KafkaError::MessageConsumption(c)
+        | KafkaError::Global(c)
+        | KafkaError::MetadataFetch(c)
+        | KafkaError::OffsetFetch(c)
+        | KafkaError::ConsumerCommit(c) => *c,
+        _ => return false,
+    };
+    matches!(
+        code,
+        C::AllBrokersDown
+            | C::BrokerTransportFailure
+            | C::BrokerNotAvailable
+            | C::NetworkException
+            | C::RequestTimedOut
+            | C::OperationTimedOut
+            | C::LeaderNotAvailable
+            | C::NotLeaderForPartition
+            | C::NotCoordinator
+            | C::CoordinatorNotAvailable
+            | C::CoordinatorLoadInProgress
+            | C::Resolve
+    )
 }
 
 /// The (low, high) watermarks the client last saw in a fetch response; `None` before the

@@ -7,6 +7,7 @@
 //! and re-sends may write duplicates, which is why every Compass output carries a key and
 //! a decision epoch that make duplicates harmless. Compression is lz4 (never snappy).
 
+use std::sync::RwLock;
 use std::time::Duration;
 
 use rdkafka::message::{Header, OwnedHeaders};
@@ -16,13 +17,27 @@ use crate::bus::{BusError, Delivered, OutboundRecord, Sink};
 use crate::kafka::KafkaSettings;
 
 pub struct KafkaSink {
-    producer: FutureProducer,
+    settings: KafkaSettings,
+    /// Replaced by a fresh producer session when a batch fails (see [`KafkaSink::send_all`]).
+    producer: RwLock<FutureProducer>,
     flush_timeout: Duration,
 }
 
+/// Attempts per batch, and the wait before the first retry (doubling after each).
+const ATTEMPTS: u32 = 6;
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
 impl KafkaSink {
     pub fn new(settings: &KafkaSettings) -> Result<Self, BusError> {
-        let producer: FutureProducer = settings
+        Ok(KafkaSink {
+            settings: settings.clone(),
+            producer: RwLock::new(Self::session(settings)?),
+            flush_timeout: Duration::from_secs(30),
+        })
+    }
+
+    fn session(settings: &KafkaSettings) -> Result<FutureProducer, BusError> {
+        Ok(settings
             .client_config(&[
                 ("enable.idempotence", "true"),
                 ("acks", "all"),
@@ -30,25 +45,61 @@ impl KafkaSink {
                 ("linger.ms", "5"),
                 ("message.timeout.ms", "30000"),
             ])?
-            .create()?;
-        Ok(KafkaSink {
-            producer,
-            flush_timeout: Duration::from_secs(30),
-        })
+            .create()?)
     }
 
-    pub fn producer(&self) -> &FutureProducer {
-        &self.producer
+    /// The producer of the current session (a cheap handle).
+    pub fn producer(&self) -> FutureProducer {
+        match self.producer.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// Send a batch: enqueue every record first (waiting while the local queue is full),
     /// then wait for each delivery, so the batch costs about one round trip, not one per
     /// record. Records with one key keep their order. Returns where each landed, in order.
+    ///
+    /// A batch that fails (a broker restarting can refuse the old producer session, as the
+    /// test broker does after a restart) is retried up to six times with backoff, each time on
+    /// a fresh producer session and from its first failed record on, so that the last record
+    /// of each key is still the last one written: records after the failure may be written
+    /// twice (same key and epoch; harmless to Compass's consumers), none is lost or reordered
+    /// behind an older one.
     pub async fn send_all(&self, records: Vec<OutboundRecord>) -> Result<Vec<Delivered>, BusError> {
+        let mut out: Vec<Delivered> = Vec::with_capacity(records.len());
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            let (done, failure) = self.try_send(&records[out.len()..]).await;
+            out.extend(done);
+            let Some(e) = failure else {
+                return Ok(out);
+            };
+            if attempt >= ATTEMPTS {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, attempt, left = records.len() - out.len(), "produce failed; retrying on a new producer session");
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+            attempt += 1;
+            let fresh = Self::session(&self.settings)?;
+            match self.producer.write() {
+                Ok(mut p) => *p = fresh,
+                Err(poisoned) => *poisoned.into_inner() = fresh,
+            }
+        }
+    }
+
+    /// One attempt: the deliveries of the records up to the first that failed, and why it
+    /// failed.
+    async fn try_send(&self, records: &[OutboundRecord]) -> (Vec<Delivered>, Option<BusError>) {
+        let producer = self.producer();
         let mut pending = Vec::with_capacity(records.len());
-        for record in &records {
+        let mut failure = None;
+        for record in records {
             loop {
-                match self.producer.send_result(future_record(record)) {
+                match producer.send_result(future_record(record)) {
                     Ok(f) => {
                         pending.push(f);
                         break;
@@ -59,24 +110,38 @@ impl KafkaSink {
                         ),
                         _,
                     )) => {
-                        self.producer.poll(Duration::from_millis(10));
+                        producer.poll(Duration::from_millis(10));
                     }
-                    Err((e, _)) => return Err(BusError::Kafka(e)),
+                    Err((e, _)) => {
+                        failure = Some(BusError::Kafka(e));
+                        break;
+                    }
                 }
             }
+            if failure.is_some() {
+                break;
+            }
         }
+        // Deliveries in order up to the first failure; later ones are resent by the retry.
         let mut out = Vec::with_capacity(pending.len());
+        let mut broken = None;
         for f in pending {
+            if broken.is_some() {
+                let _ = f.await;
+                continue;
+            }
             match f.await {
                 Ok(Ok(d)) => out.push(Delivered {
                     partition: d.partition,
                     offset: d.offset,
                 }),
-                Ok(Err((e, _))) => return Err(BusError::Kafka(e)),
-                Err(_) => return Err(BusError::Closed),
+                Ok(Err((e, _))) => broken = Some(BusError::Kafka(e)),
+                Err(_) => broken = Some(BusError::Closed),
             }
         }
-        Ok(out)
+        // A delivery failure comes before any enqueue failure (those records came first).
+        let failure = broken.or(failure);
+        (out, failure)
     }
 }
 
@@ -103,7 +168,7 @@ fn future_record(record: &OutboundRecord) -> FutureRecord<'_, Vec<u8>, Vec<u8>> 
 impl Sink for KafkaSink {
     async fn send(&self, record: OutboundRecord) -> Result<Delivered, BusError> {
         match self
-            .producer
+            .producer()
             .send(future_record(&record), rdkafka::util::Timeout::Never)
             .await
         {
@@ -116,7 +181,7 @@ impl Sink for KafkaSink {
     }
 
     fn flush(&self) -> Result<(), BusError> {
-        self.producer.flush(self.flush_timeout)?;
+        self.producer().flush(self.flush_timeout)?;
         Ok(())
     }
 }

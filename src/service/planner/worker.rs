@@ -316,7 +316,21 @@ impl Worker<'_> {
         }
         if !next.is_empty() {
             let t = std::time::Instant::now();
-            reader.commit(&next)?;
+            if let Err(e) = reader.commit(&next) {
+                // The outputs are durable, so the commit may wait: keep the offsets for the
+                // next attempt (a broker restart must not stop the planner).
+                if !e.is_transient() {
+                    return Err(e.into());
+                }
+                warn!(error = %e, partitions = next.len(), "commit failed; retrying with the next one");
+                let first = self.offsets.keys().next().copied().unwrap_or(0);
+                let slot = self.offsets.entry(first).or_default();
+                for (tp, o) in next {
+                    let e = slot.entry(tp).or_insert(o);
+                    *e = (*e).max(o);
+                }
+                return Ok(());
+            }
             debug!(
                 partitions = next.len(),
                 ms = t.elapsed().as_millis() as u64,
