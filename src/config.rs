@@ -79,6 +79,9 @@ pub struct PlannerConfig {
     pub lateness_ms: u64,
     /// Matching partitions (1: one global matching).
     pub partitions: u32,
+    /// A server that sends no telemetry for this long (event time) is declared lost and its
+    /// queries re-planned; 0 never declares one lost (telemetry then only reports changes).
+    pub machine_timeout_ms: u64,
     /// Serve every query at least cost instead of maximizing goodput.
     pub cost_mode: bool,
     /// Hardware class that profile requests ask for.
@@ -104,6 +107,7 @@ impl Default for PlannerConfig {
             epoch_ms: 100,
             lateness_ms: 200,
             partitions: 1,
+            machine_timeout_ms: 0,
             cost_mode: false,
             profile_class: crate::embedded::PROFILE_CLASS.into(),
             profile_inputs: 16,

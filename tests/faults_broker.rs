@@ -107,9 +107,10 @@ fn killed_and_restarted_planner_loses_nothing_and_over_commits_nothing() {
     std::fs::create_dir_all(&dir).expect("dir");
     let log = dir.join("planner.log");
     let port = free_port();
-    let mut run = planner(&prefix, port, &log);
+    let cleanup = support::Cleanup::default();
+    let mut run = cleanup.track(planner(&prefix, port, &log));
 
-    let mut sim = compass()
+    let sim = compass()
         .args(["worker", "--simulated", "--scenario", "faults"])
         .args(["--seed", &SEED.to_string(), "--patience-s", "120"])
         .env("COMPASS__TOPICS__PREFIX", &prefix)
@@ -119,6 +120,7 @@ fn killed_and_restarted_planner_loses_nothing_and_over_commits_nothing() {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the simulated workers");
+    let mut sim = cleanup.track(sim);
 
     // The endpoint answers with the run's counters once records flow.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -147,7 +149,7 @@ fn killed_and_restarted_planner_loses_nothing_and_over_commits_nothing() {
         signal(&run, "-KILL");
         let _ = run.wait();
         eprintln!("kill -9 #{k} after {wait:.1} s; restarting");
-        run = planner(&prefix, port, &log);
+        run = cleanup.track(planner(&prefix, port, &log));
     }
 
     // A graceful stop and restart while the trace still runs.
@@ -161,7 +163,7 @@ fn killed_and_restarted_planner_loses_nothing_and_over_commits_nothing() {
     let after_term = epochs_by_key(&prefix);
     let marker = last_marker(&prefix);
     assert!(marker > 0, "the stopped planner wrote no progress marker");
-    run = planner(&prefix, port, &log);
+    run = cleanup.track(planner(&prefix, port, &log));
 
     let status = wait_until(
         &mut sim,
@@ -215,4 +217,177 @@ fn last_marker(prefix: &str) -> i64 {
         .filter_map(|v| std::str::from_utf8(v).ok()?.parse().ok())
         .max()
         .unwrap_or(0)
+}
+
+/// A server that stops sending telemetry is declared lost after `machine_timeout_ms`, and
+/// the queries it served are re-planned elsewhere (or rejected), while servers that keep
+/// reporting keep theirs.
+#[test]
+fn a_silent_machine_is_declared_lost_and_its_queries_replanned() {
+    use compass_connectors::kafka::KafkaSink;
+    use compass_connectors::{Codec, OutboundRecord};
+    use compass_schemas::Tier;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let prefix = create_topics("loss");
+    let cleanup = support::Cleanup::default();
+    let log = std::env::temp_dir().join(format!("{}.log", support::unique("loss")));
+    let run = compass()
+        .arg("run")
+        .env("COMPASS__TOPICS__PREFIX", &prefix)
+        .env("COMPASS__KAFKA__BOOTSTRAP_SERVERS", brokers())
+        .env("COMPASS__PLANNER__GROUP", format!("{prefix}planner"))
+        .env("COMPASS__PLANNER__EPOCH_MS", "100")
+        .env("COMPASS__PLANNER__LATENESS_MS", "300")
+        .env("COMPASS__PLANNER__MACHINE_TIMEOUT_MS", "2000")
+        .env("COMPASS__METRICS__LISTEN", "")
+        .env("COMPASS_LOG", "compass=info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("start compass run");
+    let mut run = cleanup.track(run);
+
+    // The simulated workers play the trace (queries, profiles); the servers' heartbeats come
+    // from this test, every 250 ms, except the victim's once it is chosen.
+    let workers = compass()
+        .args([
+            "worker",
+            "--simulated",
+            "--scenario",
+            "faults",
+            "--seed",
+            "4",
+        ])
+        .env("COMPASS__TOPICS__PREFIX", &prefix)
+        .env("COMPASS__KAFKA__BOOTSTRAP_SERVERS", brokers())
+        .env("COMPASS__PLANNER__GROUP", format!("{prefix}planner"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the simulated workers");
+    let mut workers = cleanup.track(workers);
+    let scenario = Scenario::named("faults", 4).expect("scenario");
+    let fleet = compass_testbed::sim::Simulation::new(scenario)
+        .expect("world")
+        .initial_telemetry();
+    // Servers report every 250 ms, except the victim once it is chosen.
+    let servers: Vec<_> = fleet.into_iter().filter(|d| d.tier != Tier::Edge).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let victim: Arc<Mutex<Option<String>>> = Arc::default();
+    let beat = {
+        let (stop, victim, prefix) = (stop.clone(), victim.clone(), prefix.clone());
+        std::thread::spawn(move || {
+            let sink = KafkaSink::new(&topics::settings()).expect("producer");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let codec = Codec::single_object();
+            let topic = format!("{prefix}telemetry");
+            while !stop.load(Ordering::Relaxed) {
+                let now = compass::service::now_ms();
+                let silent = victim.lock().map(|v| v.clone()).unwrap_or_default();
+                let beats: Vec<OutboundRecord> = servers
+                    .iter()
+                    .filter(|d| Some(&d.device_id) != silent.as_ref())
+                    .map(|d| {
+                        let mut d = d.clone();
+                        d.event_time_ms = now;
+                        let b = codec.encode(&topic, &d).expect("encode");
+                        OutboundRecord::new(topic.clone(), d.device_id.clone(), b).at(now)
+                    })
+                    .collect();
+                rt.block_on(sink.send_all(beats)).expect("heartbeat");
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        })
+    };
+
+    // The server carrying the most operators becomes the victim.
+    let on = |latest: &assignments::Current, dev: &str| -> Vec<String> {
+        latest
+            .iter()
+            .filter(|(_, (_, c))| {
+                c.iter().any(|a| {
+                    a["status"] == "assigned"
+                        && a["plan"]["operators"]
+                            .as_array()
+                            .is_some_and(|ops| ops.iter().any(|o| o["device_id"] == dev))
+                })
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (chosen, before) = loop {
+        std::thread::sleep(Duration::from_secs(2));
+        let latest = assignments::current(&prefix);
+        let mut load: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (id, (_, c)) in &latest {
+            for a in c.iter().filter(|a| a["status"] == "assigned") {
+                for o in a["plan"]["operators"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                {
+                    let dev = o["device_id"].as_str().unwrap_or_default().to_string();
+                    if o["tier"] != "edge" && o["gpu_share"].as_f64().unwrap_or(0.0) > 0.0 {
+                        load.entry(dev).or_default().push(id.clone());
+                    }
+                }
+            }
+        }
+        if let Some((dev, ids)) = load.into_iter().max_by_key(|(_, ids)| ids.len()) {
+            break (dev, ids);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no query was placed on a server in 60 s"
+        );
+    };
+    eprintln!(
+        "victim {chosen} serves {} queries; it goes silent",
+        before.len()
+    );
+    if let Ok(mut v) = victim.lock() {
+        *v = Some(chosen.clone());
+    }
+
+    // After the timeout (2 s) and some slack, nothing is placed on it any more.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let moved = loop {
+        std::thread::sleep(Duration::from_secs(2));
+        let latest = assignments::current(&prefix);
+        if on(&latest, &chosen).is_empty() {
+            break latest;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "queries still on the silent machine {chosen} after 60 s"
+        );
+    };
+    stop.store(true, Ordering::Relaxed);
+    let _ = beat.join();
+    let _ = workers.kill();
+    let _ = workers.wait();
+    let status = support::terminate(&mut run);
+    assert!(status.success(), "the planner exited with {status}");
+    let replanned = before
+        .iter()
+        .filter(|id| moved[*id].1[0]["status"] == "assigned")
+        .count();
+    eprintln!(
+        "{} queries left {chosen}: {replanned} re-assigned elsewhere, {} rejected",
+        before.len(),
+        before.len() - replanned
+    );
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("machine declared lost") && l.contains(chosen.as_str())),
+        "the planner did not declare {chosen} lost"
+    );
+    let _ = std::fs::remove_file(&log);
 }

@@ -9,6 +9,7 @@
 //! profile requests the searches want answered.
 //!
 //! - [`graph`]: the dataflow itself.
+//! - [`liveness`]: servers that stop reporting are declared lost after a timeout.
 //! - [`log`]: a recorded input log, to replay a run on more workers or at full speed.
 //! - [`planner`]: one worker's handle on it: feed records, advance an epoch, take changes.
 //! - [`records`]: decisions and requests as the Avro records downstream consumers read.
@@ -17,6 +18,7 @@
 //! Planning logic lives in `compass-planners` (pure); this crate only wires it.
 
 pub mod graph;
+pub mod liveness;
 pub mod log;
 pub mod planner;
 pub mod records;

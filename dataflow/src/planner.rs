@@ -22,12 +22,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use compass_planners::online::rows::{Decision, DeviceRow, QueryRow};
 use compass_planners::online::stats::{SampleRow, StatsError};
-use compass_schemas::{Application, DeviceTelemetry, ProfileSample, QueryEvent, QueryEventKind};
+use compass_schemas::{
+    Application, DeviceTelemetry, ProfileSample, QueryEvent, QueryEventKind, Tier,
+};
 use thiserror::Error;
 
 use differential_dataflow::input::InputSession;
 
 use crate::graph::{self, model_of, AppEntry, Ask, Handles};
+use crate::liveness::Deadlines;
 use crate::settings::Settings;
 
 /// A record the planner could not take; the caller dead-letters it with this reason.
@@ -87,6 +90,10 @@ pub struct Planner {
     apps: HashMap<String, AppEntry>,
     queries: HashMap<String, QueryRow>,
     devices: HashMap<String, DeviceRow>,
+    /// When each server is declared lost unless it reports (see [`crate::liveness`]).
+    deadlines: Deadlines,
+    /// Servers declared lost so far: for reports.
+    pub lost: u64,
     /// Searches rerun so far (cluster, epoch): for reports.
     pub searches: u64,
 }
@@ -103,6 +110,8 @@ impl Planner {
             apps: HashMap::new(),
             queries: HashMap::new(),
             devices: HashMap::new(),
+            deadlines: Deadlines::default(),
+            lost: 0,
             searches: 0,
         }
     }
@@ -200,6 +209,12 @@ impl Planner {
 
     pub fn telemetry(&mut self, t: &DeviceTelemetry) -> Result<(), InputError> {
         let row = DeviceRow::from_telemetry(t, self.speed(&t.hardware_class)?);
+        let timeout = self.settings.machine_timeout_epochs;
+        if timeout > 0 && t.tier != Tier::Edge && t.alive {
+            self.deadlines.seen(&t.device_id, self.at, timeout);
+        } else {
+            self.deadlines.forget(&t.device_id);
+        }
         let old = self.devices.insert(t.device_id.clone(), row.clone());
         if old.as_ref() == Some(&row) {
             return Ok(());
@@ -233,6 +248,17 @@ impl Planner {
     /// Promise no more updates before `epoch` (no-op if already promised) and send what was
     /// fed into the dataflow.
     pub fn close_to(&mut self, epoch: u64) {
+        // Servers silent past their deadline leave at the epoch of the deadline, before it
+        // closes (see `liveness` for why in event time).
+        for (due, id) in self.deadlines.due_before(epoch) {
+            if let Some(old) = self.devices.remove(&id) {
+                tracing::info!(device = %id, epoch = due, "no telemetry within the timeout: machine declared lost");
+                self.lost += 1;
+                self.handles
+                    .devices
+                    .update_at((id, old), due.max(self.epoch), -1);
+            }
+        }
         if epoch > self.epoch {
             self.epoch = epoch;
             self.at = self.at.max(epoch);

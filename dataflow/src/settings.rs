@@ -25,6 +25,9 @@ pub struct Settings {
     pub no_clusters: bool,
     /// Plan on one server tier only (VideoStorm's setting).
     pub single_tier: Option<compass_schemas::Tier>,
+    /// Epochs without telemetry after which a server (not an edge device, which reports
+    /// only on change) is declared lost; 0 never declares one lost.
+    pub machine_timeout_epochs: u64,
 }
 
 impl Default for Settings {
@@ -38,6 +41,7 @@ impl Default for Settings {
             hardware_speed: BTreeMap::new(),
             no_clusters: false,
             single_tier: None,
+            machine_timeout_epochs: 0,
         }
     }
 }

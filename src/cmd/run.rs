@@ -94,6 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         partitions: p.partitions,
         profile_inputs: p.profile_inputs,
         hardware_speed: hardware_speeds(&p.hardware_speed)?,
+        machine_timeout_epochs: p.machine_timeout_ms.div_ceil(p.epoch_ms.max(1)),
         ..Default::default()
     };
     if p.cost_mode {

@@ -19,7 +19,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::ServiceError;
 
@@ -302,7 +302,7 @@ pub fn serve(listen: &str, metrics: Arc<Metrics>) -> Result<Endpoint, ServiceErr
 /// Serve if `listen` is set; a failure to bind is an error (the operator asked for it).
 pub fn maybe_serve(listen: &str, metrics: &Arc<Metrics>) -> Result<Option<Endpoint>, ServiceError> {
     if listen.trim().is_empty() {
-        warn!("metrics endpoint off ([metrics] listen is empty)");
+        info!("metrics endpoint off ([metrics] listen is empty)");
         return Ok(None);
     }
     serve(listen, metrics.clone()).map(Some)

@@ -91,3 +91,28 @@ pub fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
         "the planner did not stop within 30 s of SIGTERM",
     )
 }
+
+/// Kills every process it tracks when dropped, so that a failing test leaves no planner or
+/// simulated worker running behind it (they would hold the broker and the CPU).
+#[derive(Default)]
+pub struct Cleanup {
+    pids: std::cell::RefCell<Vec<u32>>,
+}
+
+impl Cleanup {
+    pub fn track(&self, child: std::process::Child) -> std::process::Child {
+        self.pids.borrow_mut().push(child.id());
+        child
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for pid in self.pids.borrow().iter() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
