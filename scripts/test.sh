@@ -3,8 +3,9 @@
 # need, then runs formatting, lints and every test against a real Kafka-protocol broker.
 #
 #   1. tansu 0.6.0 broker, built once into $COMPASS_TOOLS (~9 min cold on 2 cores, then cached)
-#   2. a Python venv with confluent-kafka and fastavro for the interop example, and the CBC
-#      MILP solver library (Debian's coinor-libcbc-dev) for the matching oracle
+#   2. a Python venv with confluent-kafka and fastavro for the interop example, the CBC MILP
+#      solver library (Debian's coinor-libcbc-dev) for the matching oracle, and libssl-dev
+#      (librdkafka's TLS and SASL/SCRAM)
 #   3. cargo fmt --check, cargo clippy -D warnings
 #   4. cargo nextest run (or cargo test where nextest is absent), workspace-wide
 #   5. the broker is stopped on exit, whatever happened
@@ -52,15 +53,20 @@ python_env() {
   export COMPASS_PYTHON="$venv/bin/python"
 }
 
-cbc() {
-  if pkg-config --exists cbc 2>/dev/null; then
-    echo "CBC $(pkg-config --modversion cbc) already installed"
+# Debian packages the build links: CBC (the MILP oracle) and OpenSSL (librdkafka's TLS and
+# SASL/SCRAM support).
+packages() {
+  local want=()
+  pkg-config --exists cbc 2>/dev/null || want+=(coinor-libcbc-dev)
+  pkg-config --exists openssl 2>/dev/null || want+=(libssl-dev)
+  if [ ${#want[@]} -eq 0 ]; then
+    echo "CBC $(pkg-config --modversion cbc) and OpenSSL $(pkg-config --modversion openssl) already installed"
     return 0
   fi
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq coinor-libcbc-dev >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${want[@]}" >/dev/null
 }
 
 run_tests() {
@@ -75,7 +81,7 @@ run_tests() {
 step "broker: install" bash deploy/local/broker.sh install
 step "broker: start" bash deploy/local/broker.sh start
 step "python: venv" python_env
-step "cbc: MILP solver" cbc
+step "apt: CBC, OpenSSL" packages
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy" cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "tests" run_tests

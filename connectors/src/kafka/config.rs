@@ -7,8 +7,9 @@ use rdkafka::ClientConfig;
 
 use crate::bus::BusError;
 
-/// Bootstrap servers and pass-through librdkafka properties.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Bootstrap servers and pass-through librdkafka properties. Its `Debug` output masks
+/// secret values, so a settings value in a log line leaks nothing.
+#[derive(Clone, PartialEq, Default)]
 pub struct KafkaSettings {
     /// `bootstrap.servers`, e.g. `127.0.0.1:9092`.
     pub brokers: String,
@@ -17,12 +18,23 @@ pub struct KafkaSettings {
 }
 
 /// Keys whose values must never be logged.
-const SECRET_KEYS: [&str; 4] = [
+const SECRET_KEYS: [&str; 6] = [
     "sasl.password",
     "ssl.key.password",
     "ssl.keystore.password",
     "sasl.oauthbearer.client.secret",
+    "sasl.oauthbearer.config",
+    "ssl.key.pem",
 ];
+
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSettings")
+            .field("brokers", &self.brokers)
+            .field("properties", &self.redacted())
+            .finish()
+    }
+}
 
 impl KafkaSettings {
     pub fn new(brokers: impl Into<String>) -> Self {
@@ -108,5 +120,14 @@ mod tests {
         let r = s.redacted();
         assert_eq!(r["sasl.password"], "******");
         assert_eq!(r["sasl.username"], "u");
+        let shown = format!(
+            "{s:?} {:#?}",
+            s.clone().with("ssl.key.pem", "-----BEGIN KEY")
+        );
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("BEGIN KEY"),
+            "{shown}"
+        );
+        assert!(shown.contains("sasl.username"), "{shown}");
     }
 }
