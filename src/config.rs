@@ -254,6 +254,13 @@ impl Config {
         {
             return bad("every [limits] value must be at least 1");
         }
+        if l.max_record_bytes > compass_connectors::codec::MAX_DECODE_ALLOCATION {
+            return Err(ConfigError::Invalid(format!(
+                "limits.max_record_bytes = {}: at most {} (the decoder's allocation limit)",
+                l.max_record_bytes,
+                compass_connectors::codec::MAX_DECODE_ALLOCATION
+            )));
+        }
         if p.profile_inputs <= 0 {
             return bad("planner.profile_inputs must be positive");
         }

@@ -165,3 +165,23 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn a_huge_length_prefix_is_refused_before_it_is_allocated() {
+    let c = Codec::single_object();
+    // The header of a QueryEvent, then a string length of 400 MB (zigzag varint) and nothing.
+    let mut bytes = SINGLE_OBJECT_MAGIC.to_vec();
+    bytes.extend_from_slice(&fingerprint(QueryEvent::schema()));
+    let mut n: u64 = 400_000_000 << 1;
+    while n >= 0x80 {
+        bytes.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    bytes.push(n as u8);
+    let err = c.decode::<QueryEvent>(&bytes).expect_err("must not decode");
+    let text = err.to_string();
+    assert!(
+        text.contains(&MAX_DECODE_ALLOCATION.to_string()),
+        "refused for another reason (the 400 MB were allocated first): {text}"
+    );
+}

@@ -114,3 +114,17 @@ fn ids_are_bounded_and_telemetry_is_finite() {
     a.plan = None;
     assert_eq!(err(&a), ValidationError::MissingPlan);
 }
+
+#[test]
+fn a_departure_may_omit_its_spec_but_not_carry_a_broken_one() {
+    let mut ev = crate::samples::query_event("q");
+    ev.kind = crate::QueryEventKind::Depart;
+    let limits = Limits::default();
+    assert!(crate::validate::query_event(&ev, &limits).is_ok());
+    if let Some(s) = ev.spec.as_mut() {
+        s.slo.latency_ms = f64::NAN;
+    }
+    assert!(crate::validate::query_event(&ev, &limits).is_err());
+    ev.spec = None;
+    assert!(crate::validate::query_event(&ev, &limits).is_ok());
+}
