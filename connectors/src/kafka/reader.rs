@@ -62,6 +62,10 @@ impl PartitionReader {
                     // after the full wait delays every new record (and every request queued
                     // behind the fetch on the connection) by up to this much.
                     ("fetch.wait.max.ms", "10"),
+                    // Backpressure: the client stops fetching once this much is queued
+                    // unread (librdkafka's default is 64 MiB per client), so a reader that
+                    // falls behind leaves the backlog in Kafka, not in memory.
+                    ("queued.max.messages.kbytes", "16384"),
                 ])?
                 .create_with_context(CompassContext)?;
             let mut tpl = TopicPartitionList::new();
