@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{bench, consume, demo, run, topics, worker};
+use crate::cmd::{bench, consume, demo, load, run, topics, worker};
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +41,8 @@ enum Command {
     Run(run::Args),
     /// Simulated GPU workers, devices and users against a planner on Kafka.
     Worker(worker::Args),
+    /// Drive a planner on Kafka with arrivals at a fixed rate; report latency and memory.
+    Load(load::Args),
     /// Provision or verify the topic catalogue on a broker.
     Topics(topics::Args),
     /// Read a topic as a consumer group and print each decoded record as a JSON line.
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Run(args) => run::run(args),
         Command::Worker(args) => worker::run(args),
+        Command::Load(args) => load::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Consume(args) => consume::run(args),
     };

@@ -11,7 +11,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,23 +41,6 @@ fn planner(prefix: &str, metrics_port: u16, log: &std::path::Path) -> Child {
         .stderr(log)
         .spawn()
         .expect("start compass run")
-}
-
-/// The body of `GET /metrics`, or `None` while nothing answers.
-fn scrape(port: u16) -> Option<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
-/// The value of an unlabelled sample in a scrape.
-fn sample(body: &str, name: &str) -> Option<f64> {
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// A small seeded generator (xorshift), enough to pick kill times.
@@ -125,8 +107,8 @@ fn killed_and_restarted_planner_loses_nothing_and_over_commits_nothing() {
     // The endpoint answers with the run's counters once records flow.
     let deadline = Instant::now() + Duration::from_secs(60);
     let records = loop {
-        let n = scrape(port)
-            .and_then(|b| sample(&b, "compass_input_records_total"))
+        let n = support::scrape(port)
+            .and_then(|b| support::sample(&b, "compass_input_records_total"))
             .unwrap_or(0.0);
         if n > 0.0 {
             break n;

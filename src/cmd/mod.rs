@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod consume;
 pub mod demo;
+pub mod load;
 pub mod run;
 pub mod topics;
 pub mod worker;

@@ -1,6 +1,7 @@
 //! Compass on Kafka: the planner service (`compass run`) and the simulated GPU workers
 //! (`compass worker --simulated`), with what they share: topic names and event-time epochs.
 
+pub mod load;
 pub mod metrics;
 pub mod planner;
 pub mod progress;

@@ -116,3 +116,24 @@ impl Drop for Cleanup {
         }
     }
 }
+
+/// The body of `GET /metrics`, or `None` while nothing answers.
+pub fn scrape(port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    std::io::Write::write_fmt(
+        &mut s,
+        format_args!("GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n"),
+    )
+    .ok()?;
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut s, &mut out).ok()?;
+    Some(out)
+}
+
+/// The value of an unlabelled sample in a scrape.
+pub fn sample(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
