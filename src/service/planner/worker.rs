@@ -174,6 +174,7 @@ impl Worker<'_> {
             ) {
                 Outbound::Assignment(a) => {
                     self.report.assignments += 1;
+                    self.opts.metrics.assignments.inc();
                     OutboundRecord::new(
                         &self.opts.topics.assignments,
                         a.query_id.clone(),
