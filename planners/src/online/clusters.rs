@@ -47,7 +47,10 @@ pub fn cluster_of(
     }
 }
 
-/// What one cluster's search aims at.
+/// What one cluster's search aims at: the members' envelope (the tightest SLO, the highest
+/// rate, the weakest device). Deliberately not the member count: the search reruns whenever
+/// its spec changes, and a query joining inside the envelope must not rerun it (a count here
+/// made every arrival rerun its cluster's search).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ClusterSpec {
     pub higher_is_better: bool,
@@ -62,7 +65,6 @@ pub struct ClusterSpec {
     pub source_memory_mb: Fx,
     pub uplink_mbps: Fx,
     pub rtt_ms: Fx,
-    pub members: u64,
 }
 
 impl ClusterSpec {
@@ -88,9 +90,7 @@ impl ClusterSpec {
                 source_memory_mb: d.gpu_memory_mb,
                 uplink_mbps: d.uplink_mbps,
                 rtt_ms: d.rtt_ms,
-                members: 0,
             });
-            s.members += 1;
             s.rate_per_s = s.rate_per_s.max(q.rate_per_s);
             s.source_speed = s.source_speed.min(d.speed);
             s.source_gpus = s.source_gpus.min(d.gpu_count);
