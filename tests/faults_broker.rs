@@ -65,19 +65,18 @@ fn signal(child: &Child, sig: &str) {
 
 /// Per key on the assignments topic, the decision epochs of its records (in offset order).
 fn epochs_by_key(prefix: &str) -> BTreeMap<Vec<u8>, Vec<i64>> {
+    // The decision epoch from the record's value, which is authoritative: the `compass.epoch`
+    // header was once missing on the test broker after a kill -9 (tansu stores headers apart
+    // from the record).
+    let codec = compass_connectors::Codec::single_object();
     let mut out: BTreeMap<Vec<u8>, Vec<i64>> = BTreeMap::new();
     for r in topics::read_all(&[format!("{prefix}assignments")]) {
-        let epoch = r
-            .headers
-            .iter()
-            .find(|(k, _)| k == "compass.epoch")
-            .and_then(|(_, v)| v.as_deref())
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(|v| v.parse().ok())
-            .expect("an assignment without its epoch header");
+        let bytes = r.payload.as_deref().expect("an assignment without a value");
+        let a: compass_schemas::Assignment =
+            codec.decode(bytes).expect("an undecodable assignment");
         out.entry(r.key.unwrap_or_default())
             .or_default()
-            .push(epoch);
+            .push(a.decision_epoch);
     }
     out
 }
