@@ -109,6 +109,5 @@ fn planner_reconnects_after_a_broker_restart_and_catches_up() {
 
     let scenario = Scenario::named("faults", SEED).expect("scenario");
     let latest = assignments::current_on(&prefix, &brokers);
-    assignments::check_one_each(&latest, &assignments::live_at_end(&scenario));
-    assignments::check_capacity(&latest, &assignments::capacity_at_end(&scenario));
+    assignments::check_end_state(&latest, &scenario);
 }

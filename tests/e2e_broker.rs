@@ -123,8 +123,7 @@ fn simulated_workers_through_kafka_match_the_embedded_run() {
 
     // Every record on the assignments topic, latest decision epoch per query.
     let latest = assignments::current(&prefix);
-    assignments::check_one_each(&latest, &assignments::live_at_end(&scenario));
-    assignments::check_capacity(&latest, &assignments::capacity_at_end(&scenario));
+    assignments::check_end_state(&latest, &scenario);
 
     // The same inputs, replayed by fresh planners: one worker, two worker threads, two
     // processes. Replays read recorded event times, so they batch identically whatever the

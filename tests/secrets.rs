@@ -9,7 +9,7 @@ mod support;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{brokers, compass, create_topics, unique, wait_until};
+use support::{brokers, compass, create_topics, unique};
 
 const FILE_SECRET: &str = "planted-file-secret-7f3a";
 const ENV_SECRET: &str = "planted-env-secret-91c2";
@@ -57,7 +57,7 @@ fn planted_secrets_appear_in_no_log_line() {
     let status = wait_until_or_stop(&mut child, Duration::from_secs(40));
     let text = std::fs::read_to_string(&out).expect("log");
     eprintln!(
-        "compass run ended with {status:?} after {} log lines",
+        "compass run ended with {status} after {} log lines",
         text.lines().count()
     );
     assert!(
@@ -83,20 +83,13 @@ fn planted_secrets_appear_in_no_log_line() {
 fn wait_until_or_stop(
     child: &mut std::process::Child,
     limit: Duration,
-) -> Option<std::process::ExitStatus> {
+) -> std::process::ExitStatus {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if let Ok(Some(s)) = child.try_wait() {
-            return Some(s);
+            return s;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    Some(wait_until(
-        child,
-        Instant::now() + Duration::from_secs(30),
-        "compass run did not stop after SIGTERM",
-    ))
+    support::terminate(child)
 }

@@ -8,17 +8,17 @@
 //! (assigned or rejected) read back. Profile requests go unanswered, so searches run on what
 //! the profiles topic already holds.
 //!
-//! Delivery: fire and forget (records are enqueued to the producer, whose delivery errors
-//! are counted); the assignments reader starts at the beginning and expects fresh topics.
+//! Delivery: fire and forget (records are enqueued to the producer; failures to enqueue are
+//! counted, delivery failures are not seen); the assignments reader starts at the beginning
+//! and expects fresh topics.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use compass_connectors::kafka::{KafkaSettings, KafkaSink, PartitionReader, Tp};
-use compass_connectors::{Codec, OutboundRecord};
+use compass_connectors::{Codec, OutboundRecord, Sink};
 use compass_schemas::{Assignment, QueryEvent, QueryEventKind, QuerySpec};
 use compass_testbed::sim::{Scenario, Simulation};
-use rdkafka::producer::{FutureRecord, Producer};
 use serde::Serialize;
 
 use super::{now_ms, ServiceError, Topics};
@@ -149,7 +149,6 @@ pub fn run_load(opts: &LoadOptions) -> Result<LoadReport, ServiceError> {
         .map(|p| (t.assignments.clone(), p))
         .collect();
     let mut reader = PartitionReader::new(&opts.kafka, "compass-load", &parts)?;
-    let producer = sink.producer();
 
     let mut report = LoadReport::default();
     let mut pending: HashMap<String, (Instant, Phase)> = HashMap::new();
@@ -190,7 +189,7 @@ pub fn run_load(opts: &LoadOptions) -> Result<LoadReport, ServiceError> {
                     spec: Some(spec),
                 };
                 report.produce_errors +=
-                    u64::from(send(&producer, &codec, &t.queries, &id, &ev).is_err());
+                    u64::from(send(&sink, &codec, &t.queries, &id, &ev).is_err());
                 report.arrivals += 1;
                 second.0 += 1;
                 pending.insert(id.clone(), (Instant::now(), phase));
@@ -204,7 +203,7 @@ pub fn run_load(opts: &LoadOptions) -> Result<LoadReport, ServiceError> {
                             spec: None,
                         };
                         report.produce_errors +=
-                            u64::from(send(&producer, &codec, &t.queries, &old, &ev).is_err());
+                            u64::from(send(&sink, &codec, &t.queries, &old, &ev).is_err());
                         report.departures += 1;
                         pending.remove(&old);
                     }
@@ -273,13 +272,10 @@ pub fn run_load(opts: &LoadOptions) -> Result<LoadReport, ServiceError> {
         {
             break;
         }
-        producer.poll(Duration::ZERO);
         std::thread::sleep(Duration::from_millis(2));
     }
     eprintln!();
-    producer
-        .flush(Duration::from_secs(30))
-        .map_err(compass_connectors::bus::BusError::from)?;
+    sink.flush()?;
     report.undecided = pending.len() as u64;
     report.steady_ms = Percentiles::of(steady);
     report.burst_ms = Percentiles::of(burst);
@@ -288,31 +284,14 @@ pub fn run_load(opts: &LoadOptions) -> Result<LoadReport, ServiceError> {
     Ok(report)
 }
 
-/// Enqueue one record without waiting for its delivery.
+/// Enqueue one query event without waiting for its delivery.
 fn send(
-    producer: &rdkafka::producer::FutureProducer,
+    sink: &KafkaSink,
     codec: &Codec,
     topic: &str,
     key: &str,
     ev: &QueryEvent,
 ) -> Result<(), ServiceError> {
-    let bytes = codec.encode(topic, ev)?;
-    loop {
-        let rec = FutureRecord::to(topic)
-            .key(key)
-            .payload(&bytes)
-            .timestamp(now_ms());
-        match producer.send_result(rec) {
-            Ok(_) => return Ok(()),
-            Err((
-                rdkafka::error::KafkaError::MessageProduction(
-                    rdkafka::types::RDKafkaErrorCode::QueueFull,
-                ),
-                _,
-            )) => {
-                producer.poll(Duration::from_millis(5));
-            }
-            Err((e, _)) => return Err(compass_connectors::bus::BusError::Kafka(e).into()),
-        }
-    }
+    let record = OutboundRecord::new(topic, key, codec.encode(topic, ev)?).at(now_ms());
+    Ok(sink.send_and_forget(&record)?)
 }

@@ -74,21 +74,31 @@ impl Bus {
         Ok(OutboundRecord::new(topic, key, self.codec.encode(topic, value)?).at(at))
     }
 
+    /// `ask` the broker, retrying while it is unavailable (restarting), within the patience.
+    fn patiently<T>(
+        &self,
+        ask: impl Fn() -> Result<T, compass_connectors::bus::BusError>,
+    ) -> Result<T, ServiceError> {
+        let started = Instant::now();
+        loop {
+            match ask() {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_transient() && started.elapsed() < self.patience => {
+                    debug!(error = %e, "broker unavailable; waiting");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Wait until the planner has committed everything produced so far.
     fn wait_caught_up(&self) -> Result<(), ServiceError> {
         let started = Instant::now();
         let parts: Vec<Tp> = self.produced.keys().cloned().collect();
         loop {
-            let committed = match self.watcher.committed(&parts, Duration::from_secs(5)) {
-                Ok(c) => c,
-                // The broker is restarting: wait for it within the same patience.
-                Err(e) if e.is_transient() && started.elapsed() < self.patience => {
-                    debug!(error = %e, "broker unavailable; waiting");
-                    std::thread::sleep(Duration::from_millis(200));
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let committed =
+                self.patiently(|| self.watcher.committed(&parts, Duration::from_secs(5)))?;
             if self
                 .produced
                 .iter()
@@ -112,17 +122,8 @@ impl Bus {
     /// the broker in one request.
     fn read_outputs(&mut self) -> Result<(Vec<Assignment>, Vec<ProfileRequest>), ServiceError> {
         let parts: Vec<Tp> = self.outputs.assigned().iter().cloned().collect();
-        let asked = Instant::now();
-        let highs = loop {
-            match self.watcher.high_watermarks(&parts, Duration::from_secs(5)) {
-                Ok(h) => break h,
-                Err(e) if e.is_transient() && asked.elapsed() < self.patience => {
-                    debug!(error = %e, "broker unavailable; waiting");
-                    std::thread::sleep(Duration::from_millis(200));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let highs =
+            self.patiently(|| self.watcher.high_watermarks(&parts, Duration::from_secs(5)))?;
         let (mut a, mut r) = (Vec::new(), Vec::new());
         let started = Instant::now();
         while highs

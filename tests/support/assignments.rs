@@ -48,18 +48,10 @@ pub fn current_on(prefix: &str, brokers: &str) -> Current {
     latest
 }
 
-/// Live queries at the end of `scenario`'s trace.
-pub fn live_at_end(scenario: &Scenario) -> BTreeSet<String> {
-    let mut world = Simulation::new(scenario.clone()).expect("world");
-    for w in 0..world.windows() {
-        let _ = world.window_inputs(w);
-    }
-    world.live_ids().into_iter().collect()
-}
-
-/// Each machine's capacity at the end of the trace: (GPUs, GPU memory in MB); a machine
-/// last reported dead has none.
-pub fn capacity_at_end(scenario: &Scenario) -> BTreeMap<String, (f64, f64)> {
+/// Plays `scenario`'s trace once and checks `latest` against its end: every live query holds
+/// one current record ([`check_one_each`]) and no machine is over its capacity at the end,
+/// a machine last reported dead having none ([`check_capacity`]). Returns the live queries.
+pub fn check_end_state(latest: &Current, scenario: &Scenario) -> BTreeSet<String> {
     let mut world = Simulation::new(scenario.clone()).expect("world");
     let mut last = BTreeMap::new();
     for t in world.initial_telemetry() {
@@ -70,7 +62,8 @@ pub fn capacity_at_end(scenario: &Scenario) -> BTreeMap<String, (f64, f64)> {
             last.insert(t.device_id.clone(), t);
         }
     }
-    last.into_iter()
+    let capacity: BTreeMap<String, (f64, f64)> = last
+        .into_iter()
         .map(|(id, t)| {
             let cap = if t.alive {
                 (f64::from(t.gpu_count), t.gpu_memory_total_mb)
@@ -79,7 +72,11 @@ pub fn capacity_at_end(scenario: &Scenario) -> BTreeMap<String, (f64, f64)> {
             };
             (id, cap)
         })
-        .collect()
+        .collect();
+    let live: BTreeSet<String> = world.live_ids().into_iter().collect();
+    check_one_each(latest, &live);
+    check_capacity(latest, &capacity);
+    live
 }
 
 /// Panics unless every live query holds exactly one current assigned or rejected record and

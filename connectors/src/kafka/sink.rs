@@ -91,6 +91,12 @@ impl KafkaSink {
         }
     }
 
+    /// Enqueue `record` without waiting for its delivery (waiting only while the local queue
+    /// is full): fire and forget, for load generators. No retry; a delivery failure is lost.
+    pub fn send_and_forget(&self, record: &OutboundRecord) -> Result<(), BusError> {
+        enqueue(&self.producer(), record).map(drop)
+    }
+
     /// One attempt: the deliveries of the records up to the first that failed, and why it
     /// failed.
     async fn try_send(&self, records: &[OutboundRecord]) -> (Vec<Delivered>, Option<BusError>) {
@@ -98,28 +104,12 @@ impl KafkaSink {
         let mut pending = Vec::with_capacity(records.len());
         let mut failure = None;
         for record in records {
-            loop {
-                match producer.send_result(future_record(record)) {
-                    Ok(f) => {
-                        pending.push(f);
-                        break;
-                    }
-                    Err((
-                        rdkafka::error::KafkaError::MessageProduction(
-                            rdkafka::types::RDKafkaErrorCode::QueueFull,
-                        ),
-                        _,
-                    )) => {
-                        producer.poll(Duration::from_millis(10));
-                    }
-                    Err((e, _)) => {
-                        failure = Some(BusError::Kafka(e));
-                        break;
-                    }
+            match enqueue(&producer, record) {
+                Ok(f) => pending.push(f),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
                 }
-            }
-            if failure.is_some() {
-                break;
             }
         }
         // Deliveries in order up to the first failure; later ones are resent by the retry.
@@ -142,6 +132,27 @@ impl KafkaSink {
         // A delivery failure comes before any enqueue failure (those records came first).
         let failure = broken.or(failure);
         (out, failure)
+    }
+}
+
+/// Hand `record` to the producer, waiting while its local queue is full.
+fn enqueue(
+    producer: &FutureProducer,
+    record: &OutboundRecord,
+) -> Result<rdkafka::producer::DeliveryFuture, BusError> {
+    loop {
+        match producer.send_result(future_record(record)) {
+            Ok(f) => return Ok(f),
+            Err((
+                rdkafka::error::KafkaError::MessageProduction(
+                    rdkafka::types::RDKafkaErrorCode::QueueFull,
+                ),
+                _,
+            )) => {
+                producer.poll(Duration::from_millis(10));
+            }
+            Err((e, _)) => return Err(BusError::Kafka(e)),
+        }
     }
 }
 

@@ -202,6 +202,7 @@ fn run_worker(
     let mut reader = PartitionReader::new(&opts.kafka, &opts.group, &mine)?;
     let mut marks = Watermarks::default();
     let mut last_log = std::time::Instant::now();
+    let mut last_measure = last_log;
     let epoch_ms = opts.epoch_ms.max(1) as i64;
     // The epoch an event time falls in (times before 1970 in epoch 0).
     let epoch_of = |ts: i64| u64::try_from(ts.max(0) / epoch_ms).unwrap_or(0);
@@ -219,7 +220,11 @@ fn run_worker(
             let tp = (r.topic.clone(), r.partition);
             // A record the last run did not commit goes into an epoch whose outputs were
             // not produced yet, whatever its time: its outputs must not be held back.
-            let floor = if w.seen_before(&r) { 0 } else { resume };
+            let floor = if w.seen_before(&tp, r.offset) {
+                0
+            } else {
+                resume
+            };
             let event_epoch = epoch_of(ts).max(floor);
             let e = w.planner.set_time(event_epoch);
             w.last_epoch = w.last_epoch.max(e);
@@ -277,7 +282,11 @@ fn run_worker(
         }
         worker.step();
         let passed = barrier.with_frontier(|f| f.first().copied());
-        w.measure(&reader);
+        // Gauges read the client's watermarks per partition: a few times a second is enough.
+        if last_measure.elapsed() >= Duration::from_millis(250) {
+            last_measure = std::time::Instant::now();
+            w.measure(&reader);
+        }
         if last_log.elapsed() > Duration::from_secs(1) {
             last_log = std::time::Instant::now();
             debug!(worker = index, records = w.report.records, watermark_ms = wm, open_epoch = w.planner.epoch(),

@@ -50,10 +50,11 @@ impl Worker<'_> {
         let Some(bytes) = r.payload.as_deref() else {
             return;
         };
-        if self.publishes_apps && !self.small_enough(r, bytes) {
-            return;
-        }
         if bytes.len() > self.opts.max_record_bytes {
+            // Every worker reads the applications; the publishing one dead-letters.
+            if self.publishes_apps {
+                self.too_large(r, bytes.len());
+            }
             return;
         }
         match self.codec.decode::<Application>(bytes) {
@@ -76,7 +77,8 @@ impl Worker<'_> {
             // A tombstone on a compacted input: nothing to plan for (telemetry is upserted).
             return;
         };
-        if !self.small_enough(r, bytes) {
+        if bytes.len() > self.opts.max_record_bytes {
+            self.too_large(r, bytes.len());
             return;
         }
         let t = &self.opts.topics;
@@ -106,29 +108,24 @@ impl Worker<'_> {
         }
     }
 
-    /// Whether `bytes` is within the record size limit; dead-letters it if not.
-    fn small_enough(&mut self, r: &InboundRecord, bytes: &[u8]) -> bool {
-        let max = self.opts.max_record_bytes;
-        if bytes.len() <= max {
-            return true;
-        }
+    /// Dead-letter a record of `len` bytes, over the record size limit.
+    fn too_large(&mut self, r: &InboundRecord, len: usize) {
         let detail = format!(
-            "the record is {} bytes, over the limit of {max} (limits.max_record_bytes)",
-            bytes.len()
+            "the record is {len} bytes, over the limit of {} (limits.max_record_bytes)",
+            self.opts.max_record_bytes
         );
         self.reject(r, "too_large", &detail);
-        false
     }
 
-    /// Whether an earlier run committed `r` (so handled it, and flushed its outputs).
-    pub(super) fn seen_before(&self, r: &InboundRecord) -> bool {
-        self.committed
-            .get(&(r.topic.clone(), r.partition))
-            .is_some_and(|c| r.offset < *c)
+    /// Whether an earlier run committed the record at `offset` of `tp` (so handled it, and
+    /// flushed its outputs).
+    pub(super) fn seen_before(&self, tp: &Tp, offset: i64) -> bool {
+        !self.committed.is_empty() && self.committed.get(tp).is_some_and(|c| offset < *c)
     }
 
     pub(super) fn reject(&mut self, r: &InboundRecord, reason: &str, detail: &str) {
-        if self.seen_before(r) {
+        if !self.committed.is_empty() && self.seen_before(&(r.topic.clone(), r.partition), r.offset)
+        {
             // Dead-lettered by the run that committed it.
             return;
         }
