@@ -1,12 +1,17 @@
 //! End to end on the real broker: `compass run` (the planner) and `compass worker
 //! --simulated` (users, devices and GPU workers) talk only through Kafka topics. The trace
 //! has over 1,000 query arrivals; at the end every live query holds exactly one current
-//! assignment on the compacted topic, and the realized goodput equals the embedded run's on
+//! assignment (its latest record), and the realized goodput equals the embedded run's on
 //! the same scenario and seed within 2%. Then the recorded inputs are replayed through fresh
 //! planners (one worker; two worker threads; a cluster of two processes): the multi-worker
 //! replays re-emit exactly the one-worker replay's assignments and profile requests, and so
 //! does the live run unless it had late records (then it batched differently, and the test
 //! says so).
+//!
+//! Every topic here is created with `cleanup.policy=delete` (see
+//! `support::create_uncompacted_topics`): the test broker compacts within seconds, and a
+//! copy of a compacted telemetry topic, or a read of compacted assignments, would compare
+//! different histories. Restarts on the compacted catalogue are tested in faults_broker.rs.
 
 mod support;
 
@@ -20,7 +25,7 @@ use compass::embedded::{self, RunOptions};
 use compass_dataflow::Settings;
 use compass_testbed::sim::{Scenario, Simulation};
 use serde_json::Value;
-use support::{brokers, compass, create_topics, free_port, unique, wait_until};
+use support::{brokers, compass, create_uncompacted_topics, free_port, unique, wait_until};
 
 const SEED: u64 = 3;
 
@@ -39,7 +44,7 @@ fn with_env(c: &mut Command, prefix: &str) {
 
 #[test]
 fn simulated_workers_through_kafka_match_the_embedded_run() {
-    let prefix = create_topics("e2e");
+    let prefix = create_uncompacted_topics("e2e");
 
     let mut run = compass();
     with_env(&mut run, &prefix);
@@ -178,7 +183,7 @@ fn replay(
     workers: usize,
     dir: &std::path::Path,
 ) -> String {
-    let copy = create_topics(name);
+    let copy = create_uncompacted_topics(name);
     let n = topics::copy(prefix, &copy, &["apps", "queries", "telemetry", "profiles"]);
     assert!(n > 1000, "only {n} input records");
     let hostfile = dir.join(format!("{name}.hosts"));

@@ -2,6 +2,9 @@
 //!
 //!     cargo run --release -p compass-planners --features milp --example matching
 //!
+//! `MATCHING_SIZES=20x4,50x5`, `MATCHING_SEEDS=10`, `ORACLE_SECONDS=10` and
+//! `MATCHING_QUALITY_ONLY=1` narrow or widen the quality table.
+//!
 //! Prints markdown tables: quality and time ratio per instance size and load (instances the
 //! oracle proves optimal are marked), then time per epoch and churn at scale.
 
@@ -17,18 +20,40 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
+/// Instance sizes (queries x machines) of the quality table: `MATCHING_SIZES=20x4,50x5`.
+fn sizes() -> Vec<(usize, usize)> {
+    let parse = |s: &str| {
+        let (q, m) = s.split_once('x')?;
+        Some((q.trim().parse().ok()?, m.trim().parse().ok()?))
+    };
+    std::env::var("MATCHING_SIZES")
+        .ok()
+        .and_then(|v| v.split(',').map(parse).collect::<Option<Vec<_>>>())
+        .unwrap_or_else(|| vec![(20, 4), (50, 5), (100, 10)])
+}
+
+/// Seeds per size and load in the quality table: `MATCHING_SEEDS=10` (default 2).
+fn seeds() -> u64 {
+    std::env::var("MATCHING_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
 fn main() {
     let limit_s: f64 = std::env::var("ORACLE_SECONDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10.0);
     println!("## Goodput mode: fast matcher vs MILP oracle (CBC, {limit_s} s limit)\n");
-    println!("| queries | machines | load | seed | oracle goodput | proven | gap | fast goodput | ratio | Vulcan ratio | VideoStorm ratio | oracle ms | fast ms | time ratio |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| queries | machines | load | seed | oracle goodput | proven | gap | fast goodput | ratio | ratio without prices | Vulcan ratio | VideoStorm ratio | oracle ms | fast ms | time ratio |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let (mut worst_unpriced, mut unpriced_at_target): (f64, usize) = (1.0, 0);
     let mut worst_proven: f64 = 1.0;
-    for &(q, m) in &[(20usize, 4usize), (50, 5), (100, 10)] {
+    let (mut proven, mut at_target, mut within_time) = (0, 0, 0);
+    for (q, m) in sizes() {
         for &load in &[0.8, 1.5, 3.0] {
-            for seed in 0..2u64 {
+            for seed in 0..seeds() {
                 let inst = random::instance(&Spec::new(seed, q, m, load));
                 let t = Instant::now();
                 let oracle = milp::solve(&inst, limit_s);
@@ -36,6 +61,15 @@ fn main() {
                 let t = Instant::now();
                 let fast = inst.score(&greedy::solve(&inst, &Options::default()));
                 let fast_ms = ms(t);
+                let unpriced = inst
+                    .score(&greedy::solve(
+                        &inst,
+                        &Options {
+                            prices: false,
+                            ..Options::default()
+                        },
+                    ))
+                    .goodput;
                 let vulcan = inst.score(&baselines::vulcan(&inst)).goodput;
                 let videostorm = inst.score(&baselines::videostorm(&inst)).goodput;
                 match oracle {
@@ -44,25 +78,36 @@ fn main() {
                         let ratio = if og > 0.0 { fast.goodput / og } else { 1.0 };
                         if o.proven_optimal {
                             worst_proven = worst_proven.min(ratio);
+                            proven += 1;
+                            at_target += usize::from(ratio >= 0.98);
+                            within_time += usize::from(fast_ms <= 0.01 * oracle_ms);
+                            let r = if og > 0.0 { unpriced / og } else { 1.0 };
+                            worst_unpriced = worst_unpriced.min(r);
+                            unpriced_at_target += usize::from(r >= 0.98);
                         }
                         let rel = |g: f64| if og > 0.0 { g / og } else { 1.0 };
                         println!(
-                            "| {q} | {m} | {load} | {seed} | {og} | {} | {:.4} | {} | {:.3} | {:.3} | {:.3} | {oracle_ms:.1} | {fast_ms:.3} | {:.5} |",
+                            "| {q} | {m} | {load} | {seed} | {og} | {} | {:.4} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {oracle_ms:.1} | {fast_ms:.3} | {:.5} |",
                             if o.proven_optimal { "yes" } else { "no" },
                             o.gap,
                             fast.goodput,
                             ratio,
+                            rel(unpriced),
                             rel(vulcan),
                             rel(videostorm),
                             fast_ms / oracle_ms
                         );
                     }
-                    Err(e) => println!("| {q} | {m} | {load} | {seed} | oracle failed: {e} | | | {} | | {oracle_ms:.1} | {fast_ms:.3} | |", fast.goodput),
+                    Err(e) => println!("| {q} | {m} | {load} | {seed} | oracle failed: {e} | | | {} | | | | {oracle_ms:.1} | {fast_ms:.3} | |", fast.goodput),
                 }
             }
         }
     }
-    println!("\nworst goodput ratio on instances the oracle proved optimal: {worst_proven:.3}\n");
+    println!("\nworst goodput ratio on instances the oracle proved optimal: {worst_proven:.3}");
+    println!("proven instances: {proven}; ratio >= 0.98 on {at_target} (without prices: {unpriced_at_target}, worst {worst_unpriced:.3}); fast time <= 1% of the oracle's on {within_time}\n");
+    if std::env::var("MATCHING_QUALITY_ONLY").is_ok() {
+        return;
+    }
 
     println!("## Cost mode: serve every query (load 0.7)\n");
     println!("| queries | machines | seed | oracle cost $/h | fast cost $/h | fast/oracle | fast serves all |");

@@ -4,137 +4,14 @@
 //! 30 fps, p95 ≤ 150 ms, MOTA ≥ 75) cannot be served by the user's laptop, so the search
 //! must trade cost against the edge server and the cloud.
 
-use compass_planners::model::{
-    enumerate_plans, perf, AccuracyBound, OperatorModel, Plan, Query, SloTargets,
-};
+use compass_planners::model::Plan;
 use compass_planners::search::bo::{Search, Settings};
 use compass_planners::search::vulcan::Vulcan;
-use compass_schemas::{ProfileRequest, StratumQuota, Tier};
-use compass_testbed::catalog;
-use compass_testbed::fleet::{self, FleetSpec, Tables};
-use compass_testbed::truth::GroundTruth;
 use compass_testbed::worker::{Deployed, World};
 
-struct Fixture {
-    tables: Tables,
-    truth: GroundTruth,
-    noisy: GroundTruth,
-    devices: Vec<compass_planners::model::Device>,
-    query: Query,
-    plans: Vec<Plan>,
-    optimum: f64,
-}
+mod common;
 
-impl Fixture {
-    /// The simulated workers, with the testbed's noise, for one seed.
-    fn world(&self, seed: u64) -> World {
-        World::new(
-            vec![self.noisy.clone()],
-            self.devices.clone(),
-            self.tables.clone(),
-            seed,
-        )
-    }
-
-    fn truly_feasible(&self, p: &Plan) -> Option<f64> {
-        let e = perf::estimate(
-            &self.truth,
-            &self.truth.model,
-            p,
-            &self.query,
-            &self.devices,
-        )
-        .ok()?;
-        let acc = self.truth.accuracy(&self.truth.model, &p.config, "sparse");
-        (e.latency_ms <= self.query.slo.latency_ms && acc >= 75.0).then_some(e.cost_usd_per_hour)
-    }
-}
-
-fn fixture() -> Fixture {
-    let tables = Tables::builtin().expect("tables");
-    let spec = catalog::builtin()
-        .expect("catalog")
-        .into_iter()
-        .find(|a| a.app_id == "visual-tracking")
-        .expect("app");
-    let mut truth = GroundTruth::new(spec).expect("truth");
-    let noisy = truth.clone();
-    truth.spec.noise.latency_cv = 0.0;
-    let app = truth.model.clone();
-    let devices = fleet::generate(&FleetSpec::sized(200, 1), &tables).expect("fleet");
-    let laptop = devices
-        .iter()
-        .position(|d| d.hardware_class == "laptop-snapdragon-x-elite" && d.link.uplink_mbps > 20.0)
-        .expect("laptop");
-    let es = devices
-        .iter()
-        .position(|d| d.tier == Tier::EdgeServer)
-        .expect("edge server");
-    let cloud = devices
-        .iter()
-        .position(|d| d.hardware_class == "a100-80gb")
-        .expect("a100");
-    let query = Query {
-        id: "q".into(),
-        app_id: app.id().into(),
-        source_device_id: devices[laptop].id.clone(),
-        rate_per_s: 30.0,
-        weight: 1.0,
-        slo: SloTargets {
-            latency_ms: 150.0,
-            latency_percentile: 95.0,
-            accuracy: Some(AccuracyBound {
-                threshold: 75.0,
-                higher_is_better: true,
-            }),
-            max_cost_usd_per_hour: None,
-        },
-        stratum: "sparse".into(),
-    };
-    let places = [laptop, es, cloud];
-    // Every plan: each configuration with the detector and tracker on any of the three
-    // devices, data flowing upward.
-    let plans = enumerate_plans(&app, &devices, &places, 0.5).expect("plans");
-    // Exhaustive enumeration over the noise-free ground truth.
-    let mut f = Fixture {
-        tables,
-        truth,
-        noisy,
-        devices,
-        query,
-        plans,
-        optimum: f64::INFINITY,
-    };
-    f.optimum = f
-        .plans
-        .iter()
-        .filter_map(|p| f.truly_feasible(p))
-        .fold(f64::INFINITY, f64::min);
-    assert!(f.optimum.is_finite(), "the space has a feasible plan");
-    // At 30 fps and MOTA ≥ 75 the laptop cannot serve the query itself: the answer is a
-    // paid placement, so cost decides.
-    assert!(
-        f.optimum > 0.0,
-        "the cheapest feasible plan costs something ({})",
-        f.optimum
-    );
-    let feasible = f
-        .plans
-        .iter()
-        .filter(|p| f.truly_feasible(p).is_some())
-        .count();
-    let at_optimum = f
-        .plans
-        .iter()
-        .filter(|p| f.truly_feasible(p).is_some_and(|c| c <= f.optimum + 1e-9))
-        .count();
-    eprintln!(
-        "{feasible} of {} plans are feasible, {at_optimum} at the optimum cost {:.3} USD/h",
-        f.plans.len(),
-        f.optimum
-    );
-    f
-}
+use common::{fixture, profile, request};
 
 #[test]
 fn the_search_finds_the_cheapest_feasible_plan() {
@@ -214,55 +91,6 @@ fn the_search_finds_the_cheapest_feasible_plan() {
         found >= 9,
         "found the cheapest feasible plan in only {found} of 10 seeds"
     );
-}
-
-/// A request to run the whole pipeline of `config` on an A100 for `inputs` inputs of
-/// `stratum`.
-fn request(
-    app: &compass_planners::model::AppModel,
-    config: &compass_planners::model::Config,
-    stratum: &str,
-    inputs: i32,
-    tag: &str,
-) -> ProfileRequest {
-    ProfileRequest {
-        request_id: tag.into(),
-        app_id: app.id().into(),
-        hardware_class: "a100-80gb".into(),
-        operators: app.operator_choices(config, app.operator_count()),
-        quotas: vec![StratumQuota {
-            stratum: stratum.into(),
-            inputs,
-        }],
-        decision_epoch: 0,
-        reason: String::new(),
-        event_time_ms: 0,
-    }
-}
-
-/// One profile for Compass's search: the configuration on an A100, 16 inputs.
-fn profile(
-    world: &mut World,
-    app: &compass_planners::model::AppModel,
-    config: &compass_planners::model::Config,
-    tag: &str,
-) -> (Vec<f64>, f64) {
-    let req = request(app, config, "sparse", 16, tag);
-    let samples = world.answer(&req, 0).expect("profile");
-    let n = samples.len() as f64;
-    let reference = (0..app.operator_count())
-        .map(|op| {
-            samples
-                .iter()
-                .map(|s| s.operators[op].latency_ms)
-                .sum::<f64>()
-                / n
-        })
-        .collect();
-    (
-        reference,
-        samples.iter().filter_map(|s| s.accuracy).sum::<f64>() / n,
-    )
 }
 
 /// Profiles until each searcher's recommendation is truly feasible: Compass's search

@@ -39,12 +39,33 @@ pub fn create_topics(name: &str) -> String {
 
 /// [`create_topics`] on the broker at `brokers`.
 pub fn create_topics_on(name: &str, brokers: &str) -> String {
+    create_with(name, brokers, None)
+}
+
+/// [`create_topics`], every topic with `cleanup.policy=delete`: for tests that compare whole
+/// histories. The test broker compacts eagerly (tansu's maintenance deletes every record of
+/// a compacted topic that a later record with the same key supersedes, every few seconds),
+/// so a copy or a second read of a compacted topic can miss records the first read saw.
+/// The catalogue's compacted topics are exercised by the fault tests.
+pub fn create_uncompacted_topics(name: &str) -> String {
+    let catalogue = include_str!("../../topics/catalogue.toml").replace(
+        r#"cleanup_policy = "compact""#,
+        r#"cleanup_policy = "delete""#,
+    );
+    let path = std::env::temp_dir().join(format!("{}.catalogue.toml", unique(name)));
+    std::fs::write(&path, catalogue).expect("write the test catalogue");
+    create_with(name, &brokers(), Some(&path))
+}
+
+fn create_with(name: &str, brokers: &str, catalogue: Option<&std::path::Path>) -> String {
     let prefix = format!("{}.", unique(name));
-    let created = compass()
-        .env("COMPASS_BROKERS", brokers)
-        .args(["topics", "create", "--prefix", &prefix])
-        .output()
-        .expect("run compass topics create");
+    let mut cmd = compass();
+    cmd.env("COMPASS_BROKERS", brokers)
+        .args(["topics", "create", "--prefix", &prefix]);
+    if let Some(c) = catalogue {
+        cmd.arg("--catalogue").arg(c);
+    }
+    let created = cmd.output().expect("run compass topics create");
     assert!(
         created.status.success(),
         "{}",

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use compass_connectors::kafka::{KafkaSettings, KafkaSink, PartitionReader, Tp};
+use compass_connectors::kafka::{CommitWatcher, KafkaSettings, KafkaSink, PartitionReader, Tp};
 use compass_connectors::{InboundRecord, OutboundRecord};
 
 use super::brokers;
@@ -24,13 +24,16 @@ pub fn read_all(topics: &[String]) -> Vec<InboundRecord> {
         .iter()
         .flat_map(|(t, n)| (0..*n).map(move |p| (t.clone(), p)))
         .collect();
+    let highs = CommitWatcher::new(&s, "compass-test-reader")
+        .and_then(|w| w.high_watermarks(&parts, Duration::from_secs(10)))
+        .expect("high watermarks");
     let mut reader = PartitionReader::new(&s, "compass-test-reader", &parts).expect("reader");
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut out = Vec::new();
     loop {
         match reader.poll(Duration::from_millis(100)).expect("poll") {
             Some(r) => out.push(r),
-            None if reader.all_caught_up() => break,
+            None if reader.all_caught_up() && reader.reached(&highs) => break,
             None => assert!(
                 Instant::now() < deadline,
                 "topics not read to their end in 60 s"

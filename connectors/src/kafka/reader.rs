@@ -246,6 +246,18 @@ impl PartitionReader {
         out
     }
 
+    /// Whether every partition in `highs` has been read up to its offset there (high
+    /// watermarks asked of the broker, see [`CommitWatcher::high_watermarks`]). Unlike
+    /// [`PartitionReader::all_caught_up`], which trusts end-of-partition events and cached
+    /// watermarks, this cannot say "done" before the offsets the caller asked for. On a
+    /// compacted topic the offsets are still the right end: compaction leaves gaps below the
+    /// high watermark, it does not lower it.
+    pub fn reached(&self, highs: &BTreeMap<Tp, i64>) -> bool {
+        highs
+            .iter()
+            .all(|(tp, h)| self.next_offset.get(tp).copied().unwrap_or(0) >= *h)
+    }
+
     /// Offset after the last record read, per partition read so far.
     pub fn positions(&self) -> &BTreeMap<Tp, i64> {
         &self.next_offset

@@ -26,7 +26,7 @@
 
 use std::collections::HashMap;
 
-use super::{Instance, Matching, Mode};
+use super::{prices, Instance, Matching, Mode};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -40,6 +40,8 @@ pub struct Options {
     /// shared among components by size: small instances get many destroy-and-repair
     /// iterations, large ones few or none. Deterministic (counted, not timed).
     pub lns_budget: usize,
+    /// Also try the greedy orders that use Lagrangian resource prices (see `prices`).
+    pub prices: bool,
 }
 
 impl Default for Options {
@@ -49,6 +51,7 @@ impl Default for Options {
             lns_budget: 200_000,
             threads: 1,
             warm_start: true,
+            prices: true,
         }
     }
 }
@@ -170,6 +173,12 @@ enum Order {
     Perturbed,
     /// `Sum`, perturbed differently for each large-neighbourhood iteration.
     Seeded(usize),
+    /// Value per unit of priced footprint (Lagrangian resource prices, see `prices`).
+    Priced,
+    /// Value minus priced footprint (the pair's reduced profit).
+    Reduced,
+    /// `Priced`, perturbed differently for each large-neighbourhood iteration.
+    PricedSeeded(usize),
 }
 
 fn bottleneck(inst: &Instance, q: usize, c: usize) -> f64 {
@@ -246,15 +255,31 @@ fn solve_group(
             })
             .sum()
     };
+    let price = if opts.prices {
+        prices::prices(inst, group, residual, worth, |q| choice[q].is_none())
+    } else {
+        HashMap::new()
+    };
+    let orders: &[Order] = if opts.prices {
+        &[
+            Order::Sum,
+            Order::Bottleneck,
+            Order::Perturbed,
+            Order::Priced,
+            Order::Reduced,
+        ]
+    } else {
+        &[Order::Sum, Order::Bottleneck, Order::Perturbed]
+    };
     let mut best: Option<(f64, Vec<f64>, Vec<Option<u32>>)> = None;
-    for order in [Order::Sum, Order::Bottleneck, Order::Perturbed] {
+    for &order in orders {
         for (i, &r) in touched.iter().enumerate() {
             residual[r] = start_residual[i];
         }
         for (i, &q) in group.iter().enumerate() {
             choice[q] = start_choice[i];
         }
-        fill_goodput(inst, group, scale, order, residual, choice);
+        fill_goodput(inst, group, scale, order, &price, residual, choice);
         for _ in 0..opts.rounds {
             if !improve(inst, group, scale, residual, choice) {
                 break;
@@ -298,15 +323,36 @@ fn solve_group(
         }
         let saved_res: Vec<f64> = touched.iter().map(|&r| residual[r]).collect();
         let saved_choice: Vec<Option<u32>> = group.iter().map(|&q| choice[q]).collect();
+        // Odd iterations destroy related queries (every query served on two resources
+        // picked by the iteration), even ones a random fifth: related removal frees room
+        // where the queries compete, random removal escapes where they do not.
+        let related = it % 2 == 1 && touched.len() > 1;
+        let (r1, r2) = (
+            touched[(it / 2 * 7 + 3) % touched.len()] as u32,
+            touched[(it / 2 * 13 + 5) % touched.len()] as u32,
+        );
         for (i, &q) in group.iter().enumerate() {
             if let Some(c) = choice[q] {
-                if jitter(q.wrapping_add(7919 * (it + 1)), i) < 0.85 {
+                let out = if related {
+                    inst.queries[q].candidates[c as usize]
+                        .uses
+                        .iter()
+                        .any(|&(r, _)| r == r1 || r == r2)
+                } else {
+                    jitter(q.wrapping_add(7919 * (it + 1)), i) < 0.85
+                };
+                if out {
                     inst.take(residual, q, c as usize, -1.0);
                     choice[q] = None;
                 }
             }
         }
-        fill_goodput(inst, group, scale, Order::Seeded(it + 1), residual, choice);
+        let order = if opts.prices && it % 4 >= 2 {
+            Order::PricedSeeded(it + 1)
+        } else {
+            Order::Seeded(it + 1)
+        };
+        fill_goodput(inst, group, scale, order, &price, residual, choice);
         for _ in 0..opts.rounds {
             if !improve(inst, group, scale, residual, choice) {
                 break;
@@ -339,10 +385,21 @@ fn fill_goodput(
     group: &[usize],
     scale: f64,
     order: Order,
+    price: &HashMap<u32, f64>,
     residual: &mut [f64],
     choice: &mut [Option<u32>],
 ) {
     let worth = |q: usize, c: usize| inst.value(q, c, scale) - inst.unserved_value(q, scale);
+    let priced = |q: usize, c: usize| -> f64 {
+        inst.queries[q].candidates[c]
+            .uses
+            .iter()
+            .map(|&(r, a)| {
+                price.get(&r).copied().unwrap_or(0.0) * a
+                    / inst.resources[r as usize].capacity.max(EPS)
+            })
+            .sum()
+    };
     let mut pairs: Vec<(f64, usize, usize)> = group
         .iter()
         .flat_map(|&q| (0..inst.queries[q].candidates.len()).map(move |c| (q, c)))
@@ -354,6 +411,15 @@ fn fill_goodput(
                 Order::Perturbed => worth(q, c) / footprint(inst, q, c) * jitter(q, c),
                 Order::Seeded(s) => {
                     worth(q, c) / footprint(inst, q, c)
+                        * jitter(q.wrapping_mul(31).wrapping_add(s), c)
+                }
+                // Ties among unpriced pairs go to the smaller footprint.
+                Order::Priced => {
+                    worth(q, c) / (priced(q, c) + EPS * footprint(inst, q, c) * worth(q, c))
+                }
+                Order::Reduced => worth(q, c) - priced(q, c),
+                Order::PricedSeeded(s) => {
+                    worth(q, c) / (priced(q, c) + EPS * footprint(inst, q, c) * worth(q, c))
                         * jitter(q.wrapping_mul(31).wrapping_add(s), c)
                 }
             };

@@ -16,6 +16,7 @@ pub mod greedy;
 mod instance;
 #[cfg(feature = "milp")]
 pub mod milp;
+mod prices;
 pub mod random;
 #[cfg(test)]
 mod tests;

@@ -62,11 +62,6 @@ pub struct ClusterSpec {
     pub source_memory_mb: Fx,
     pub uplink_mbps: Fx,
     pub rtt_ms: Fx,
-    /// The member count. Nothing reads it, but it makes every arrival and departure rerun its
-    /// cluster's search (41,651 searches for 40,000 arrivals in BENCHMARKS.md's load run).
-    /// Without it the end-to-end test's replay differed from the live run (595 of 956 keys):
-    /// find that dependence on epoch batching before removing it.
-    pub members: u64,
 }
 
 impl ClusterSpec {
@@ -92,9 +87,7 @@ impl ClusterSpec {
                 source_memory_mb: d.gpu_memory_mb,
                 uplink_mbps: d.uplink_mbps,
                 rtt_ms: d.rtt_ms,
-                members: 0,
             });
-            s.members += 1;
             s.rate_per_s = s.rate_per_s.max(q.rate_per_s);
             s.source_speed = s.source_speed.min(d.speed);
             s.source_gpus = s.source_gpus.min(d.gpu_count);

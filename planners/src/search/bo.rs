@@ -21,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use super::acquisition::{normal_cdf, prob_at_most};
 use super::encoding::{encode, Encoding};
 use super::gp::Gp;
+use super::warm::WarmModel;
 use crate::model::{perf, AppModel, Config, Device, OperatorModel, Plan, Query};
 
 /// Tuning of the search.
@@ -78,6 +79,9 @@ pub struct Search<'a> {
     acc_y: Vec<f64>,
     op_models: Vec<Option<Gp>>,
     acc_model: Option<Gp>,
+    /// Other clusters' accuracy models (see [`super::warm`]); empty: a cold start.
+    history: Vec<Gp>,
+    warm: Option<WarmModel>,
 }
 
 /// What the surrogates say about one configuration (independent of placement).
@@ -131,7 +135,28 @@ impl<'a> Search<'a> {
             acc_y: Vec::new(),
             op_models: vec![None; n],
             acc_model: None,
+            history: Vec::new(),
+            warm: None,
         }
+    }
+
+    /// Warm-start the accuracy surrogate from other clusters' accuracy models (the first
+    /// [`super::warm::MAX_HISTORY`] are used; see [`super::warm`]). The random initial
+    /// profiles are skipped: the history ranks configurations from the first step.
+    pub fn with_history(mut self, history: Vec<Gp>) -> Self {
+        self.history = history;
+        self.refit();
+        self
+    }
+
+    /// This cluster's own accuracy model, to warm-start other clusters.
+    pub fn accuracy_model(&self) -> Option<&Gp> {
+        self.acc_model.as_ref()
+    }
+
+    /// The warm-start model, when history was given.
+    pub fn warm(&self) -> Option<&WarmModel> {
+        self.warm.as_ref()
     }
 
     pub fn profiles(&self) -> usize {
@@ -145,7 +170,7 @@ impl<'a> Search<'a> {
         {
             return None;
         }
-        if self.profiled.len() < self.settings.initial {
+        if self.profiled.len() < self.settings.initial && self.history.is_empty() {
             let unprofiled: Vec<u128> = (0..self.app.space_size())
                 .filter(|i| !self.profiled.contains(i))
                 .collect();
@@ -202,21 +227,40 @@ impl<'a> Search<'a> {
         self.refit();
     }
 
+    /// Record operator latencies measured on other data (another cluster's profile of
+    /// `config`): latency does not depend on the data stratum, accuracy does, so the
+    /// configuration still counts as unprofiled for this cluster.
+    pub fn tell_latency_many<'c>(
+        &mut self,
+        profiles: impl IntoIterator<Item = (&'c Config, &'c [f64])>,
+    ) {
+        for (c, ms) in profiles {
+            if self.app.index_of(c).is_ok() {
+                self.observe_latency(c, ms);
+            }
+        }
+        self.refit();
+    }
+
     fn observe(&mut self, config: &Config, reference_ms: &[f64], accuracy: f64) {
         let Ok(index) = self.app.index_of(config) else {
             return;
         };
         self.profiled.insert(index);
+        self.observe_latency(config, reference_ms);
+        if accuracy.is_finite() {
+            self.acc_x.push(encode(self.app, config, Encoding::OneHot));
+            self.acc_y.push(accuracy);
+        }
+    }
+
+    fn observe_latency(&mut self, config: &Config, reference_ms: &[f64]) {
         let x = encode(self.app, config, Encoding::Ordinal);
         for (op, &ms) in reference_ms.iter().enumerate().take(self.op_x.len()) {
             if ms > 0.0 && ms.is_finite() {
                 self.op_x[op].push(x.clone());
                 self.op_y[op].push(ms.ln());
             }
-        }
-        if accuracy.is_finite() {
-            self.acc_x.push(encode(self.app, config, Encoding::OneHot));
-            self.acc_y.push(accuracy);
         }
     }
 
@@ -226,6 +270,7 @@ impl<'a> Search<'a> {
             self.op_models[op] = fit(&self.op_x[op], &self.op_y[op], seed);
         }
         self.acc_model = fit(&self.acc_x, &self.acc_y, seed);
+        self.warm = WarmModel::fit(&self.history, &self.acc_x, &self.acc_y, seed);
     }
 
     /// Predictions for every plan.
@@ -262,13 +307,17 @@ impl<'a> Search<'a> {
                         None => (*fb, 1.0),
                     })
                     .collect();
-                let (accuracy, accuracy_sd) = match &self.acc_model {
-                    Some(g) => {
-                        let (m, v) =
-                            g.predict(encode(self.app, &plan.config, Encoding::OneHot).view());
+                let xa = encode(self.app, &plan.config, Encoding::OneHot);
+                let (accuracy, accuracy_sd) = match (&self.warm, &self.acc_model) {
+                    (Some(w), _) => {
+                        let (m, v) = w.predict(xa.view());
                         (m, v.sqrt())
                     }
-                    None => (f64::NAN, f64::INFINITY),
+                    (None, Some(g)) => {
+                        let (m, v) = g.predict(xa.view());
+                        (m, v.sqrt())
+                    }
+                    (None, None) => (f64::NAN, f64::INFINITY),
                 };
                 ConfigBelief {
                     reference_ms: per_op.iter().map(|p| p.0).collect(),

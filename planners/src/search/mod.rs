@@ -18,3 +18,4 @@ pub mod cluster;
 pub mod encoding;
 pub mod gp;
 pub mod vulcan;
+pub mod warm;

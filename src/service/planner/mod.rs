@@ -200,6 +200,18 @@ fn run_worker(
         }
     }
     let mut reader = PartitionReader::new(&opts.kafka, &opts.group, &mine)?;
+    // A run that stops at the end of its input reads to the end offsets the broker gives
+    // now, as well as until the client's end-of-partition signal.
+    let end = if opts.exit_when_caught_up && mine.is_empty() {
+        Some(BTreeMap::new())
+    } else if opts.exit_when_caught_up {
+        Some(
+            CommitWatcher::new(&opts.kafka, &opts.group)?
+                .high_watermarks(&mine, Duration::from_secs(10))?,
+        )
+    } else {
+        None
+    };
     let mut marks = Watermarks::default();
     let mut last_log = std::time::Instant::now();
     let mut last_measure = last_log;
@@ -254,7 +266,9 @@ fn run_worker(
             } else {
                 i64::MAX
             });
-        let caught_up = reader.all_caught_up() && app_reader.all_caught_up();
+        let caught_up = reader.all_caught_up()
+            && app_reader.all_caught_up()
+            && end.as_ref().is_none_or(|h| reader.reached(h));
         let finishing = stopping || (opts.exit_when_caught_up && caught_up);
         w.planner
             .close_to(if finishing { u64::MAX } else { epoch_of(wm) });
