@@ -89,8 +89,9 @@ pub fn settings_for(name: &str, scenario: &str) -> anyhow::Result<Settings> {
             "the `ilp` planner needs the MILP solver: build with `--features milp` (and the CBC library, Debian `coinor-libcbc-dev`)"
         ),
         "ilp" => s.matching.algorithm = Algorithm::Ilp,
-        "no-warm-start" | "no-profiler" => bail!(
-            "the `{name}` ablation is not built: the dataflow has no warm start from other clusters' models and does not use the precision-aware profiler yet"
+        "warm-start" => s.search.warm_start = true,
+        "no-profiler" => bail!(
+            "the `no-profiler` ablation is not built: the dataflow does not use the precision-aware profiler yet"
         ),
         other => bail!("unknown planner `{other}`"),
     }
@@ -101,7 +102,7 @@ pub fn settings_for(name: &str, scenario: &str) -> anyhow::Result<Settings> {
 fn default_planners(scenario: &str) -> &'static str {
     match scenario {
         "oracle" => "compass,vulcan,videostorm,ilp",
-        "ablation" => "compass,no-clusters,no-matching",
+        "ablation" => "compass,no-clusters,warm-start,no-matching",
         _ => "compass,vulcan,videostorm",
     }
 }

@@ -255,29 +255,33 @@ fn solve_group(
             })
             .sum()
     };
-    let price = if opts.prices {
-        prices::prices(inst, group, residual, worth, |q| choice[q].is_none())
+    // The priced orders run only where the plain ones left a servable query out: on
+    // uncontended components the prices would cost a subgradient pass for nothing.
+    let plain = [Order::Sum, Order::Bottleneck, Order::Perturbed];
+    let priced: &[Order] = if opts.prices {
+        &[Order::Priced, Order::Reduced]
     } else {
-        HashMap::new()
+        &[]
     };
-    let orders: &[Order] = if opts.prices {
-        &[
-            Order::Sum,
-            Order::Bottleneck,
-            Order::Perturbed,
-            Order::Priced,
-            Order::Reduced,
-        ]
-    } else {
-        &[Order::Sum, Order::Bottleneck, Order::Perturbed]
-    };
+    let mut price = HashMap::new();
     let mut best: Option<(f64, Vec<f64>, Vec<Option<u32>>)> = None;
-    for &order in orders {
+    for (k, &order) in plain.iter().chain(priced).enumerate() {
         for (i, &r) in touched.iter().enumerate() {
             residual[r] = start_residual[i];
         }
         for (i, &q) in group.iter().enumerate() {
             choice[q] = start_choice[i];
+        }
+        if k == plain.len() {
+            let left_out = best.as_ref().is_some_and(|b| {
+                group.iter().zip(&b.2).any(|(&q, c)| {
+                    c.is_none() && (0..inst.queries[q].candidates.len()).any(|c| worth(q, c) > 0.0)
+                })
+            });
+            if !left_out {
+                break;
+            }
+            price = prices::prices(inst, group, residual, worth, |q| choice[q].is_none());
         }
         fill_goodput(inst, group, scale, order, &price, residual, choice);
         for _ in 0..opts.rounds {

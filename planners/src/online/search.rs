@@ -16,6 +16,8 @@ use super::stats::ConfigStats;
 use super::Fx;
 use crate::model::{enumerate_plans, AppModel, Config, Device, Plan};
 use crate::search::bo::{Search, Settings};
+use crate::search::gp::Gp;
+use crate::search::warm;
 
 /// A class of server machines (edge server or cloud) as the search sees it: one machine,
 /// renamed after its class and stripped of its pool, stands for all machines of the class.
@@ -102,6 +104,11 @@ pub struct OnlineSettings {
     pub shares: Vec<f64>,
     /// Candidates handed to the matcher per cluster.
     pub candidates: usize,
+    /// Warm-start a young cluster from the accuracy models of its application's other data
+    /// strata, and use latencies measured on them (see `search::warm`). Off by default: in
+    /// the embedded scenarios it helped `constrained-small` (+2.8% goodput) and hurt the
+    /// demo (−6.6%), see BENCHMARKS.md; `compass bench --planner warm-start` turns it on.
+    pub warm_start: bool,
 }
 
 impl Default for OnlineSettings {
@@ -110,6 +117,7 @@ impl Default for OnlineSettings {
             search: Settings::default(),
             shares: vec![0.25, 1.0],
             candidates: 6,
+            warm_start: false,
         }
     }
 }
@@ -148,6 +156,17 @@ pub fn search_cluster(
             ))
         })
         .collect();
+    if settings.warm_start && observed.len() < warm::MATURE {
+        search = search.with_history(history(app, &id.stratum, stats, settings.search.seed));
+        // Latency does not depend on the data: configurations profiled only on other
+        // strata still inform this cluster's latency surrogates.
+        let elsewhere: Vec<(Config, Vec<f64>)> = stats
+            .iter()
+            .filter(|(_, s)| !s.accuracy.contains_key(&id.stratum))
+            .filter_map(|(&i, s)| Some((app.config(u128::from(i)).ok()?, s.reference_ms()?)))
+            .collect();
+        search.tell_latency_many(elsewhere.iter().map(|(c, m)| (c, m.as_slice())));
+    }
     search.tell_many(observed.iter().map(|(c, m, a)| (c, m.as_slice(), *a)));
     let next = search.ask().and_then(|c| {
         Some(NextProfile {
@@ -187,6 +206,35 @@ pub fn search_cluster(
         next,
         profiled: observed.len() as u64,
     }
+}
+
+/// History models for a cluster on `stratum`: one per other stratum of the application
+/// with enough accuracy samples, the most sampled first, at most `warm::MAX_HISTORY`.
+fn history(
+    app: &AppModel,
+    stratum: &str,
+    stats: &BTreeMap<u64, ConfigStats>,
+    seed: u64,
+) -> Vec<Gp> {
+    let mut by_stratum: BTreeMap<&str, Vec<(Config, f64)>> = BTreeMap::new();
+    for (&i, s) in stats {
+        let Ok(config) = app.config(u128::from(i)) else {
+            continue;
+        };
+        for (other, acc) in s.accuracy.iter().filter(|(k, _)| k.as_str() != stratum) {
+            by_stratum
+                .entry(other.as_str())
+                .or_default()
+                .push((config.clone(), acc.mean.0));
+        }
+    }
+    let mut strata: Vec<(&str, Vec<(Config, f64)>)> = by_stratum.into_iter().collect();
+    strata.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    strata
+        .iter()
+        .take(warm::MAX_HISTORY)
+        .filter_map(|(_, samples)| warm::history_model(app, samples, seed))
+        .collect()
 }
 
 /// The server classes among `machines`, one per class (the first alive machine of each

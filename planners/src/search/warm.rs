@@ -22,13 +22,37 @@
 
 use ndarray::{Array1, Array2};
 
+use super::encoding::{encode, Encoding};
 use super::gp::Gp;
+use crate::model::{AppModel, Config};
 
 /// History models used at most (the paper's default).
 pub const MAX_HISTORY: usize = 10;
 
 /// Own samples needed before the own model may replace the warm one.
 pub const MIN_FOR_SWITCH: usize = 4;
+
+/// Own samples from which a cluster's model counts as mature: the online planner stops
+/// fitting history models for it (they would cost a fit each and no longer be used).
+pub const MATURE: usize = 8;
+
+/// Samples a history model needs.
+pub const MIN_FOR_HISTORY: usize = 2;
+
+/// A history model from another cluster's accuracy samples of `app`'s configurations
+/// (encoded one-hot, as the search's accuracy surrogate is). `None` with fewer than
+/// [`MIN_FOR_HISTORY`] samples.
+pub fn history_model(app: &AppModel, samples: &[(Config, f64)], seed: u64) -> Option<Gp> {
+    if samples.len() < MIN_FOR_HISTORY {
+        return None;
+    }
+    let xs: Vec<Array1<f64>> = samples
+        .iter()
+        .map(|(c, _)| encode(app, c, Encoding::OneHot))
+        .collect();
+    let ys: Vec<f64> = samples.iter().map(|s| s.1).collect();
+    fit(&xs, &ys, seed)
+}
 
 /// Samples needed before a residual model is fitted on top of the prior.
 const MIN_FOR_RESIDUAL: usize = 3;
