@@ -68,7 +68,7 @@ fn a_warm_started_cluster_finds_its_optimum_with_fewer_profiles() {
             let mut search = Search::new(app, plans, devices, &second, settings.clone());
             if warm_start {
                 search = search.with_history(history.clone());
-                search.tell_latency_many(measured.iter().map(|(c, m)| (c, m.as_slice())));
+                search.tell_many(measured.iter().map(|(c, m)| (c, m.as_slice(), None)));
             }
             let mut until = None;
             while let Some(config) = search.ask() {

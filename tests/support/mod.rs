@@ -54,7 +54,9 @@ pub fn create_uncompacted_topics(name: &str) -> String {
     );
     let path = std::env::temp_dir().join(format!("{}.catalogue.toml", unique(name)));
     std::fs::write(&path, catalogue).expect("write the test catalogue");
-    create_with(name, &brokers(), Some(&path))
+    let prefix = create_with(name, &brokers(), Some(&path));
+    let _ = std::fs::remove_file(&path);
+    prefix
 }
 
 fn create_with(name: &str, brokers: &str, catalogue: Option<&std::path::Path>) -> String {

@@ -274,9 +274,7 @@ fn solve_group(
         }
         if k == plain.len() {
             let left_out = best.as_ref().is_some_and(|b| {
-                group.iter().zip(&b.2).any(|(&q, c)| {
-                    c.is_none() && (0..inst.queries[q].candidates.len()).any(|c| worth(q, c) > 0.0)
-                })
+                starved(inst, group.iter().copied().zip(b.2.iter().copied()), worth)
             });
             if !left_out {
                 break;
@@ -317,9 +315,7 @@ fn solve_group(
     let share = opts.lns_budget as f64 * group.len() as f64 / inst.queries.len().max(1) as f64;
     let iterations = ((share / pairs as f64) as usize).min(MAX_LNS_ITERATIONS);
     // Nothing to gain when every query that could be served is served.
-    let starved = group.iter().any(|&q| {
-        choice[q].is_none() && (0..inst.queries[q].candidates.len()).any(|c| worth(q, c) > 0.0)
-    });
+    let starved = starved(inst, group.iter().map(|&q| (q, choice[q])), worth);
     let mut stale = 0;
     for it in 0..if starved { iterations } else { 0 } {
         if stale >= MAX_STALE_ITERATIONS {
@@ -376,6 +372,17 @@ fn solve_group(
             }
         }
     }
+}
+
+/// Whether some query without a plan (`None`) has a candidate worth serving.
+fn starved(
+    inst: &Instance,
+    mut choices: impl Iterator<Item = (usize, Option<u32>)>,
+    worth: impl Fn(usize, usize) -> f64,
+) -> bool {
+    choices.any(|(q, c)| {
+        c.is_none() && (0..inst.queries[q].candidates.len()).any(|c| worth(q, c) > 0.0)
+    })
 }
 
 /// Most destroy-and-repair iterations per component.

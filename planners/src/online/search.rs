@@ -156,18 +156,23 @@ pub fn search_cluster(
             ))
         })
         .collect();
+    // Latency does not depend on the data: with the warm start, configurations profiled
+    // only on other strata inform this cluster's latency surrogates too.
+    let mut elsewhere: Vec<(Config, Vec<f64>)> = Vec::new();
     if settings.warm_start && observed.len() < warm::MATURE {
         search = search.with_history(history(app, &id.stratum, stats, settings.search.seed));
-        // Latency does not depend on the data: configurations profiled only on other
-        // strata still inform this cluster's latency surrogates.
-        let elsewhere: Vec<(Config, Vec<f64>)> = stats
+        elsewhere = stats
             .iter()
             .filter(|(_, s)| !s.accuracy.contains_key(&id.stratum))
             .filter_map(|(&i, s)| Some((app.config(u128::from(i)).ok()?, s.reference_ms()?)))
             .collect();
-        search.tell_latency_many(elsewhere.iter().map(|(c, m)| (c, m.as_slice())));
     }
-    search.tell_many(observed.iter().map(|(c, m, a)| (c, m.as_slice(), *a)));
+    search.tell_many(
+        elsewhere
+            .iter()
+            .map(|(c, m)| (c, m.as_slice(), None))
+            .chain(observed.iter().map(|(c, m, a)| (c, m.as_slice(), Some(*a)))),
+    );
     let next = search.ask().and_then(|c| {
         Some(NextProfile {
             config: u64::try_from(app.index_of(&c).ok()?).ok()?,

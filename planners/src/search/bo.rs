@@ -145,7 +145,10 @@ impl<'a> Search<'a> {
     /// profiles are skipped: the history ranks configurations from the first step.
     pub fn with_history(mut self, history: Vec<Gp>) -> Self {
         self.history = history;
-        self.refit();
+        // Nothing to refit on an empty search; the first tell fits everything.
+        if self.op_y.iter().any(|y| !y.is_empty()) || !self.acc_y.is_empty() {
+            self.refit();
+        }
         self
     }
 
@@ -217,26 +220,18 @@ impl<'a> Search<'a> {
 
     /// Record many profiles, then fit the surrogates once: how a search is rebuilt from
     /// accumulated statistics. Same result as telling them one by one, at one fit's cost.
+    /// A profile without accuracy (`None`) was measured on other data: latency does not
+    /// depend on the data stratum, accuracy does, so it informs the latency surrogates and
+    /// the configuration still counts as unprofiled for this cluster.
     pub fn tell_many<'c>(
         &mut self,
-        profiles: impl IntoIterator<Item = (&'c Config, &'c [f64], f64)>,
+        profiles: impl IntoIterator<Item = (&'c Config, &'c [f64], Option<f64>)>,
     ) {
         for (c, ms, acc) in profiles {
-            self.observe(c, ms, acc);
-        }
-        self.refit();
-    }
-
-    /// Record operator latencies measured on other data (another cluster's profile of
-    /// `config`): latency does not depend on the data stratum, accuracy does, so the
-    /// configuration still counts as unprofiled for this cluster.
-    pub fn tell_latency_many<'c>(
-        &mut self,
-        profiles: impl IntoIterator<Item = (&'c Config, &'c [f64])>,
-    ) {
-        for (c, ms) in profiles {
-            if self.app.index_of(c).is_ok() {
-                self.observe_latency(c, ms);
+            match acc {
+                Some(a) => self.observe(c, ms, a),
+                None if self.app.index_of(c).is_ok() => self.observe_latency(c, ms),
+                None => {}
             }
         }
         self.refit();
@@ -270,7 +265,13 @@ impl<'a> Search<'a> {
             self.op_models[op] = fit(&self.op_x[op], &self.op_y[op], seed);
         }
         self.acc_model = fit(&self.acc_x, &self.acc_y, seed);
-        self.warm = WarmModel::fit(&self.history, &self.acc_x, &self.acc_y, seed);
+        self.warm = WarmModel::fit(
+            &self.history,
+            self.acc_model.as_ref(),
+            &self.acc_x,
+            &self.acc_y,
+            seed,
+        );
     }
 
     /// Predictions for every plan.
@@ -437,7 +438,8 @@ impl Search<'_> {
     }
 }
 
-fn fit(xs: &[Array1<f64>], ys: &[f64], seed: u64) -> Option<Gp> {
+/// A GP fitted on `xs`, `ys` (one random restart); `None` without data.
+pub(super) fn fit(xs: &[Array1<f64>], ys: &[f64], seed: u64) -> Option<Gp> {
     if xs.is_empty() {
         return None;
     }

@@ -22,6 +22,7 @@
 
 use ndarray::{Array1, Array2};
 
+use super::bo::fit;
 use super::encoding::{encode, Encoding};
 use super::gp::Gp;
 use crate::model::{AppModel, Config};
@@ -75,8 +76,15 @@ pub struct WarmModel {
 
 impl WarmModel {
     /// Fit from `history` (the first [`MAX_HISTORY`] are used) and the cluster's own samples
-    /// (`xs`, `ys`, encoded as the history models were). `None` when there is no history.
-    pub fn fit(history: &[Gp], xs: &[Array1<f64>], ys: &[f64], seed: u64) -> Option<WarmModel> {
+    /// (`xs`, `ys`, encoded as the history models were); `own` is the plain model the caller
+    /// already fitted on them. `None` when there is no history.
+    pub fn fit(
+        history: &[Gp],
+        own: Option<&Gp>,
+        xs: &[Array1<f64>],
+        ys: &[f64],
+        seed: u64,
+    ) -> Option<WarmModel> {
         let history: Vec<Gp> = history.iter().take(MAX_HISTORY).cloned().collect();
         if history.is_empty() {
             return None;
@@ -111,7 +119,7 @@ impl WarmModel {
             model.residual = fit(&xs[..n], &r, seed);
         }
         if n >= MIN_FOR_SWITCH {
-            model.own = fit(&xs[..n], &ys[..n], seed);
+            model.own = own.cloned();
             if let (Some(own), Some(res)) = (&model.own, &model.residual) {
                 let warm_err = loo_warm(&at, xs, ys, res);
                 let own_err = loo_plain(xs, ys, own);
@@ -232,12 +240,6 @@ fn similarity(at: &[Vec<(f64, f64)>], ys: &[f64], use_: &[usize]) -> (Vec<f64>, 
     (offsets, weights, offset_var)
 }
 
-fn fit(xs: &[Array1<f64>], ys: &[f64], seed: u64) -> Option<Gp> {
-    let d = xs.first()?.len();
-    let x = Array2::from_shape_fn((xs.len(), d), |(i, j)| xs[i][j]);
-    Gp::fit(x.view(), Array1::from(ys.to_vec()).view(), 1, seed).ok()
-}
-
 /// Condition on all samples but `i` with `model`'s hyperparameters.
 fn without(xs: &[Array1<f64>], ys: &[f64], i: usize, model: &Gp) -> Option<Gp> {
     let keep: Vec<usize> = (0..ys.len()).filter(|&j| j != i).collect();
@@ -308,7 +310,7 @@ mod tests {
         let unrelated = gp_on(|x| 80.0 - 25.0 * x, &grid);
         let own = [0.1, 0.5, 0.9];
         let ys: Vec<f64> = own.iter().map(|&x| surface(x) - 5.0).collect();
-        let m = WarmModel::fit(&[unrelated, similar], &xs(&own), &ys, 0).expect("warm");
+        let m = WarmModel::fit(&[unrelated, similar], None, &xs(&own), &ys, 0).expect("warm");
         assert!(m.weights()[1] > 0.9, "weights {:?}", m.weights());
         // Predicts the unseen point from the similar model's shape plus the offset.
         let (mean, _) = m.predict(Array1::from(vec![0.7]).view());
@@ -321,7 +323,8 @@ mod tests {
         let misleading = gp_on(|x| 70.0 + 15.0 * (12.0 * x).sin(), &fine);
         let own: Vec<f64> = (0..8).map(|i| i as f64 / 7.0).collect();
         let ys: Vec<f64> = own.iter().map(|&x| surface(x)).collect();
-        let m = WarmModel::fit(&[misleading], &xs(&own), &ys, 0).expect("warm");
+        let plain = fit(&xs(&own), &ys, 0);
+        let m = WarmModel::fit(&[misleading], plain.as_ref(), &xs(&own), &ys, 0).expect("warm");
         let (warm, plain) = m.cv.expect("compared");
         assert!(m.switched(), "warm error {warm}, own error {plain}");
     }
@@ -330,7 +333,7 @@ mod tests {
     fn before_any_sample_the_prior_is_the_history_widened() {
         let grid: Vec<f64> = (0..11).map(|i| i as f64 / 10.0).collect();
         let h = gp_on(surface, &grid);
-        let m = WarmModel::fit(std::slice::from_ref(&h), &[], &[], 0).expect("warm");
+        let m = WarmModel::fit(std::slice::from_ref(&h), None, &[], &[], 0).expect("warm");
         let x = Array1::from(vec![0.3]);
         let (mean, var) = m.predict(x.view());
         assert!((mean - h.predict(x.view()).0).abs() < 1e-9);
@@ -339,6 +342,6 @@ mod tests {
 
     #[test]
     fn no_history_no_warm_model() {
-        assert!(WarmModel::fit(&[], &xs(&[0.5]), &[1.0], 0).is_none());
+        assert!(WarmModel::fit(&[], None, &xs(&[0.5]), &[1.0], 0).is_none());
     }
 }
