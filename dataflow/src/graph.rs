@@ -11,9 +11,7 @@
 //!
 //! Why `reduce` where one value per key is expected (the search): `map` would also run its
 //! logic on every retraction, doubling the work; `reduce` runs once per changed key and
-//! time, on the current values only. The matching keeps the previous decisions of its
-//! partition on the side to warm-start from; the reduce for one key sees times in order, so
-//! the side state follows the collection.
+//! time, on the current values only. The matching is not a reduce: see [`crate::matching`].
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -22,7 +20,7 @@ use std::time::Instant;
 
 use compass_planners::model::AppModel;
 use compass_planners::online::clusters::{cluster_of, ClusterId, ClusterSpec};
-use compass_planners::online::expand::{plan_partition, Member};
+use compass_planners::online::expand::Member;
 use compass_planners::online::rows::{tier_code, Decision, DeviceRow, QueryRow};
 use compass_planners::online::search::{
     search_cluster, server_classes, NextProfile, Outcome, ServerClass,
@@ -36,6 +34,7 @@ use timely::dataflow::operators::probe::Handle;
 use timely::dataflow::operators::{Exchange, Inspect, Probe, ToStream};
 
 use crate::log::fnv;
+use crate::matching::{match_partitions, Item};
 use crate::settings::Settings;
 
 /// An application as the collection holds it: its JSON text (the record has floats and no
@@ -82,7 +81,7 @@ impl Timings {
     /// planner) holds at most this many.
     pub const KEEP: usize = 1 << 16;
 
-    fn note(list: &mut Vec<f64>, since: Instant) {
+    pub(crate) fn note(list: &mut Vec<f64>, since: Instant) {
         if list.len() < Self::KEEP {
             list.push(since.elapsed().as_secs_f64());
         }
@@ -99,12 +98,6 @@ pub struct Handles {
     pub outcomes: Buffer<(ClusterId, u64)>,
     pub timings: Rc<RefCell<Timings>>,
     pub probe: Handle<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-enum Item {
-    Machine(DeviceRow),
-    Member(Member),
 }
 
 /// The partition a device's work is matched in: edge servers and the devices they serve by
@@ -285,33 +278,12 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
         let machine_items = devices
             .filter(move |(_, d)| d.tier != edge)
             .map(move |(_, d)| (partition(&d, parts), Item::Machine(d)));
-        let matching = s.matching.clone();
-        let previous: Rc<RefCell<HashMap<u32, HashMap<String, Decision>>>> = Rc::default();
-        let matched = member_items
-            .concat(machine_items)
-            .reduce(move |part: &u32, vals, out| {
-                let mut members = Vec::new();
-                let mut machines = Vec::new();
-                for (item, _) in vals {
-                    match item {
-                        Item::Member(m) => members.push(m.clone()),
-                        Item::Machine(d) => machines.push(d.clone()),
-                    }
-                }
-                let mut prev = previous.borrow_mut();
-                let before = prev.entry(*part).or_default();
-                let t = Instant::now();
-                let decided = plan_partition(&members, &machines, before, &matching);
-                Timings::note(&mut match_clock.borrow_mut().matchings, t);
-                *before = decided
-                    .iter()
-                    .map(|d| (d.query_id.clone(), d.clone()))
-                    .collect();
-                for d in decided {
-                    out.push((d, 1isize));
-                }
-            })
-            .map(|(_, d)| d);
+        let matched = match_partitions(
+            member_items.concat(machine_items).inner,
+            s.matching.clone(),
+            match_clock,
+        )
+        .as_collection();
         // Consolidate before leaving: an antijoin is a difference of two streams, and its
         // +1 and -1 for the same record must cancel before anyone reads them. Then route by
         // query: a changed decision is a retraction and an insertion of two different

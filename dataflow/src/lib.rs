@@ -11,6 +11,7 @@
 //! - [`graph`]: the dataflow itself.
 //! - [`liveness`]: servers that stop reporting are declared lost after a timeout.
 //! - [`log`]: a recorded input log, to replay a run on more workers or at full speed.
+//! - [`matching`]: the global matching step, an operator with its own per-partition state.
 //! - [`planner`]: one worker's handle on it: feed records, advance an epoch, take changes.
 //! - [`records`]: decisions and requests as the Avro records downstream consumers read.
 //! - [`settings`]: what a deployment tunes.
@@ -20,6 +21,7 @@
 pub mod graph;
 pub mod liveness;
 pub mod log;
+pub mod matching;
 pub mod planner;
 pub mod records;
 pub mod settings;

@@ -173,8 +173,8 @@ struct Bound {
 /// Decide every member of one partition. `machines` are the partition's server machines;
 /// `previous` the decisions in force (by query id).
 pub fn plan_partition(
-    members: &[Member],
-    machines: &[DeviceRow],
+    members: &[&Member],
+    machines: &[&DeviceRow],
     previous: &HashMap<String, Decision>,
     settings: &MatchSettings,
 ) -> Vec<Decision> {
@@ -196,6 +196,7 @@ pub fn plan_partition(
     }
     let device_of: HashMap<&str, &DeviceRow> = machines
         .iter()
+        .copied()
         .chain(members.iter().map(|m| &m.source))
         .map(|d| (d.id.as_str(), d))
         .collect();
@@ -347,14 +348,7 @@ pub fn plan_partition(
                 let t = &m.candidates[b.plan];
                 decision(m, t, b, |id| device_of.get(id).map_or(0, |d| d.tier))
             }
-            None if m.candidates.is_empty() && m.searching => {
-                Decision::rejected(&m.query.id, &m.query.app_id, "search in progress")
-            }
-            None if m.candidates.is_empty() => Decision::rejected(
-                &m.query.id,
-                &m.query.app_id,
-                "no plan predicted to meet the SLOs",
-            ),
+            None if m.candidates.is_empty() => without_candidates(m),
             None if options.is_empty() => Decision::rejected(
                 &m.query.id,
                 &m.query.app_id,
@@ -363,6 +357,17 @@ pub fn plan_partition(
             None => Decision::rejected(&m.query.id, &m.query.app_id, "not enough capacity"),
         })
         .collect()
+}
+
+/// The decision for a member whose cluster has no candidate: it depends on the member
+/// alone, so an incremental caller need not match such members again until they change.
+pub fn without_candidates(m: &Member) -> Decision {
+    let reason = if m.searching {
+        "search in progress"
+    } else {
+        "no plan predicted to meet the SLOs"
+    };
+    Decision::rejected(&m.query.id, &m.query.app_id, reason)
 }
 
 fn decision(m: &Member, t: &TierPlan, b: &Bound, tier: impl Fn(&str) -> u8) -> Decision {

@@ -41,8 +41,10 @@ use tracing::{debug, info};
 
 use super::metrics::Metrics;
 use super::{now_ms, progress, ServiceError, Topics};
+use publisher::Publisher;
 use worker::Worker;
 
+mod publisher;
 mod worker;
 
 /// What one service run needs.
@@ -178,6 +180,7 @@ fn run_worker(
         index,
         codec: Codec::single_object().with_limits(opts.limits.clone()),
         sink: KafkaSink::new(&opts.kafka)?,
+        publisher: Publisher::start(&opts.kafka, index, opts.metrics.clone())?,
         runtime: tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?,
@@ -273,9 +276,9 @@ fn run_worker(
         w.planner
             .close_to(if finishing { u64::MAX } else { epoch_of(wm) });
         worker.step();
-        // Publish finished epochs, then acknowledge them.
+        // Publish finished epochs; acknowledge those already durable.
         w.publish()?;
-        if let Some(done) = w.planner.taken() {
+        if let Some(done) = w.publisher.durable()? {
             let next = done.saturating_add(1);
             if next > *acks.time() {
                 acks.advance_to(next);
@@ -283,6 +286,7 @@ fn run_worker(
         }
         // Inputs stay open at the last time, so "done" is a frontier at `u64::MAX`.
         if finishing && w.planner.incomplete().is_none_or(|f| f == u64::MAX) {
+            w.publisher.wait()?;
             acks.send(w.last_epoch);
             acks.close();
             // Let the other workers finish their epochs too.
@@ -290,6 +294,7 @@ fn run_worker(
                 worker.step();
                 w.publish()?;
             }
+            w.publisher.wait()?;
             // Every output of every epoch any worker fed is durable now.
             w.commit(&reader, None, Some(last_epoch.get().saturating_add(1)))?;
             break;

@@ -14,6 +14,7 @@ use compass_dataflow::Planner;
 use compass_schemas::{Application, DeviceTelemetry, ProfileSample, QueryEvent, QueryEventKind};
 use tracing::{debug, warn};
 
+use super::publisher::{Batch, Publisher};
 use super::{ServeOptions, ServeReport};
 use crate::service::metrics::{PartitionLabels, WorkerLabels};
 use crate::service::{now_ms, progress, ServiceError, HEADER_EPOCH};
@@ -23,7 +24,9 @@ pub(super) struct Worker<'a> {
     pub(super) planner: Planner,
     pub(super) index: usize,
     pub(super) codec: Codec,
+    /// Produces the progress markers (the outputs go through `publisher`).
     pub(super) sink: KafkaSink,
+    pub(super) publisher: Publisher,
     pub(super) runtime: tokio::runtime::Runtime,
     pub(super) publishes_apps: bool,
     /// Next offsets to commit, by the epoch their records went into.
@@ -137,8 +140,8 @@ impl Worker<'_> {
             .push(dead_letter(r, &self.opts.topics.dlq, reason, detail));
     }
 
-    /// Produce the changes of every finished epoch, and the dead letters so far; wait until
-    /// all are durable.
+    /// Produce the changes of every finished epoch, and the dead letters so far, in the
+    /// background ([`Publisher`]: the epochs count as flushed once it says they are durable).
     pub(super) fn publish(&mut self) -> Result<(), ServiceError> {
         let changes = self.planner.take_complete();
         let mut out = std::mem::take(&mut self.dlq);
@@ -196,22 +199,11 @@ impl Worker<'_> {
                 "outputs of epochs produced before the restart not produced again"
             );
         }
-        if !out.is_empty() {
-            let t = std::time::Instant::now();
-            let n = out.len();
-            let sink = &self.sink;
-            self.runtime.block_on(sink.send_all(out))?;
-            let now = now_ms();
-            for q in first_assigned {
-                self.opts.metrics.assigned(&q, now);
-            }
-            debug!(
-                records = n,
-                ms = t.elapsed().as_millis() as u64,
-                "published"
-            );
-        }
-        Ok(())
+        self.publisher.send(Batch {
+            through: self.planner.taken(),
+            records: out,
+            served: first_assigned,
+        })
     }
 
     /// Track a change for the churn and predicted-goodput metrics; a query newly served is
