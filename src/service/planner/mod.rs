@@ -11,7 +11,9 @@
 //!   epoch (it is counted as late), the one case where a replay may batch differently.
 //! - Outputs (assignments, profile requests) of a finished epoch are produced by the worker
 //!   that computed them, keyed (query id, hardware class), stamped with their decision epoch,
-//!   and flushed. Each worker then acknowledges the epoch on a second, data-free dataflow;
+//!   and flushed in order by the worker's publisher thread while the worker goes on planning
+//!   (`publisher`). Once they are durable the worker acknowledges the epoch on a second,
+//!   data-free dataflow;
 //!   its frontier is the barrier: input offsets of an epoch are committed only once **every**
 //!   worker has flushed that epoch's outputs.
 //! - Caveat: no Kafka transactions (the test broker has no EndTxn), so a crash between a
