@@ -43,6 +43,8 @@ struct State {
 
 pub(super) struct Publisher {
     tx: Option<Sender<Batch>>,
+    /// The latest `through` handed over.
+    through: Option<u64>,
     state: Arc<(Mutex<State>, Condvar)>,
     thread: Option<JoinHandle<()>>,
 }
@@ -119,6 +121,7 @@ impl Publisher {
             })?;
         Ok(Publisher {
             tx: Some(tx),
+            through: None,
             state,
             thread: Some(thread),
         })
@@ -127,6 +130,12 @@ impl Publisher {
     /// Hand a batch over; an error of an earlier batch is returned here.
     pub(super) fn send(&mut self, batch: Batch) -> Result<(), ServiceError> {
         self.check()?;
+        // The worker loop calls this every turn; a batch that carries nothing new (no record,
+        // no newly finished epoch) would only wake the thread.
+        if batch.records.is_empty() && batch.served.is_empty() && batch.through <= self.through {
+            return Ok(());
+        }
+        self.through = self.through.max(batch.through);
         lock(&self.state.0).sent += 1;
         match self.tx.as_ref().map(|tx| tx.send(batch)) {
             Some(Ok(())) => Ok(()),
