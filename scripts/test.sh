@@ -17,6 +17,8 @@ export COMPASS_BROKER_PORT="${COMPASS_BROKER_PORT:-9092}"
 export COMPASS_BROKER_DATA="${COMPASS_BROKER_DATA:-$PWD/.kafka-data}"
 export COMPASS_TEST_BROKERS="127.0.0.1:$COMPASS_BROKER_PORT"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# A one-shot build gains nothing from incremental state, which doubles the target's size.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 T0=$SECONDS
 declare -a TIMES=()
@@ -32,6 +34,7 @@ summary() {
   echo "---- step durations ----"
   for line in "${TIMES[@]}"; do echo "$line"; done
   echo "total                        $((SECONDS - T0)) s"
+  echo "target/ on disk: $(du -sh target 2>/dev/null | cut -f1), free: $(df -h . | awk 'NR==2 {print $4}')"
 }
 stop_broker() {
   local log="$COMPASS_BROKER_DATA/broker-$COMPASS_BROKER_PORT.log"
