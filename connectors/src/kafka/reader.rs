@@ -212,6 +212,17 @@ impl PartitionReader {
 
     /// Commit `next` (the next offset to read, per partition) for the group, synchronously.
     pub fn commit(&self, next: &BTreeMap<Tp, i64>) -> Result<(), BusError> {
+        self.commit_with(next, CommitMode::Sync)
+    }
+
+    /// Commit `next` without waiting for the broker's answer. Commits of one client reach
+    /// the group coordinator in order; a failure is logged by the client context when the
+    /// answer arrives (on a later poll), and the next commit of the partition supersedes it.
+    pub fn commit_async(&self, next: &BTreeMap<Tp, i64>) -> Result<(), BusError> {
+        self.commit_with(next, CommitMode::Async)
+    }
+
+    fn commit_with(&self, next: &BTreeMap<Tp, i64>, mode: CommitMode) -> Result<(), BusError> {
         if next.is_empty() {
             return Ok(());
         }
@@ -223,7 +234,7 @@ impl PartitionReader {
             if tpl.count() == 0 {
                 continue;
             }
-            match consumer.commit(&tpl, CommitMode::Sync) {
+            match consumer.commit(&tpl, mode) {
                 Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
                 Err(e) => return Err(BusError::Kafka(e)),
             }

@@ -298,7 +298,12 @@ fn run_worker(
             }
             w.publisher.wait()?;
             // Every output of every epoch any worker fed is durable now.
-            w.commit(&reader, None, Some(last_epoch.get().saturating_add(1)))?;
+            w.commit(
+                &reader,
+                None,
+                Some(last_epoch.get().saturating_add(1)),
+                true,
+            )?;
             break;
         }
         worker.step();
@@ -314,7 +319,7 @@ fn run_worker(
                    incomplete = ?w.planner.incomplete(), taken = ?w.planner.taken(), barrier = ?passed,
                    caught_up, uncommitted_epochs = w.offsets.len(), "progress");
         }
-        w.commit(&reader, passed, passed)?;
+        w.commit(&reader, passed, passed, false)?;
     }
     info!(
         worker = index,

@@ -9,7 +9,8 @@
 //! acknowledges epochs to the commit barrier only up to it, so no input offset is committed
 //! before the outputs it caused are durable. Caveat: a crash after the send and before the
 //! commit produces those outputs again on restart (the progress marker limits that to
-//! epochs after the last marker).
+//! epochs after the last marker). The progress markers themselves go out through here too,
+//! behind the outputs they vouch for, so the worker never waits on the broker.
 
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

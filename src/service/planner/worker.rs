@@ -281,16 +281,32 @@ impl Worker<'_> {
 
     /// Commit the offsets of every epoch before `passed` (all of them when `None`), after
     /// marking the epochs before `flushed` as produced (global worker 0 only).
+    ///
+    /// While running (`finish` false) neither waits: the marker goes out through the
+    /// publisher, behind the outputs it vouches for, and the offsets are committed
+    /// asynchronously. Both only ever name epochs the barrier has passed, so whichever lands
+    /// first, and whichever a crash loses, a restart re-produces at most what was produced
+    /// (the caveat in the parent module) and never skips an output. At the end (`finish`),
+    /// both are waited for.
     pub(super) fn commit(
         &mut self,
         reader: &PartitionReader,
         passed: Option<u64>,
         flushed: Option<u64>,
+        finish: bool,
     ) -> Result<(), ServiceError> {
         if let Some(p) = flushed.filter(|p| self.index == 0 && *p > self.marked) {
-            // Every worker has flushed every epoch before `p`: say so before committing.
+            // Every worker has flushed every epoch before `p`: say so.
             let m = progress::marker(&self.opts.topics.progress, &self.opts.group, p);
-            self.runtime.block_on(self.sink.send_all(vec![m]))?;
+            if finish {
+                self.runtime.block_on(self.sink.send_all(vec![m]))?;
+            } else {
+                self.publisher.send(Batch {
+                    through: None,
+                    records: vec![m],
+                    served: Vec::new(),
+                })?;
+            }
             self.marked = p;
         }
         let mut next: BTreeMap<Tp, i64> = BTreeMap::new();
@@ -306,7 +322,12 @@ impl Worker<'_> {
         }
         if !next.is_empty() {
             let t = std::time::Instant::now();
-            if let Err(e) = reader.commit(&next) {
+            let result = if finish {
+                reader.commit(&next)
+            } else {
+                reader.commit_async(&next)
+            };
+            if let Err(e) = result {
                 // The outputs are durable, so the commit may wait: keep the offsets for the
                 // next attempt (a broker restart must not stop the planner).
                 if !e.is_transient() {
