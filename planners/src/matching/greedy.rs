@@ -24,9 +24,9 @@
 //!
 //! Every step keeps capacities: the result never over-commits a resource.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use super::{prices, Instance, Matching, Mode};
+use super::{exact, prices, Instance, Matching, Mode};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -42,6 +42,9 @@ pub struct Options {
     pub lns_budget: usize,
     /// Also try the greedy orders that use Lagrangian resource prices (see `prices`).
     pub prices: bool,
+    /// Node budget of each exact repair in the large-neighbourhood search (see `exact`;
+    /// 0: off, every repair is greedy). Deterministic (counted, not timed).
+    pub exact_budget: usize,
 }
 
 impl Default for Options {
@@ -52,6 +55,7 @@ impl Default for Options {
             threads: 1,
             warm_start: true,
             prices: true,
+            exact_budget: 2_000,
         }
     }
 }
@@ -305,6 +309,7 @@ fn solve_group(
     for (i, &q) in group.iter().enumerate() {
         choice[q] = ch[i];
     }
+    let starved_now = starved(inst, group.iter().map(|&q| (q, choice[q])), worth);
     // Large-neighbourhood search: unassign a pseudo-random fifth of the served queries,
     // refill with a perturbed greedy and local search, keep the result if it is better.
     let pairs: usize = group
@@ -315,9 +320,11 @@ fn solve_group(
     let share = opts.lns_budget as f64 * group.len() as f64 / inst.queries.len().max(1) as f64;
     let iterations = ((share / pairs as f64) as usize).min(MAX_LNS_ITERATIONS);
     // Nothing to gain when every query that could be served is served.
-    let starved = starved(inst, group.iter().map(|&q| (q, choice[q])), worth);
     let mut stale = 0;
-    for it in 0..if starved { iterations } else { 0 } {
+    // Related neighbourhoods an exact repair has searched to the end since the last
+    // improvement.
+    let mut proven: HashSet<(u32, u32)> = HashSet::new();
+    for it in 0..if starved_now { iterations } else { 0 } {
         if stale >= MAX_STALE_ITERATIONS {
             break;
         }
@@ -331,6 +338,12 @@ fn solve_group(
             touched[(it / 2 * 7 + 3) % touched.len()] as u32,
             touched[(it / 2 * 13 + 5) % touched.len()] as u32,
         );
+        if related && proven.contains(&(r1, r2)) {
+            // Searched exhaustively since the last improvement: nothing there.
+            stale += 1;
+            continue;
+        }
+        let mut freed = 0.0;
         for (i, &q) in group.iter().enumerate() {
             if let Some(c) = choice[q] {
                 let out = if related {
@@ -344,15 +357,46 @@ fn solve_group(
                 if out {
                     inst.take(residual, q, c as usize, -1.0);
                     choice[q] = None;
+                    freed += worth(q, c as usize);
                 }
             }
         }
-        let order = if opts.prices && it % 4 >= 2 {
-            Order::PricedSeeded(it + 1)
+        let open: Vec<usize> = group
+            .iter()
+            .copied()
+            .filter(|&q| choice[q].is_none())
+            .collect();
+        if related && opts.exact_budget > 0 && open.len() <= EXACT_MAX_QUERIES {
+            // Repair the freed machines exactly (see `exact`): a better refill of the queries
+            // left open, or none.
+            let found = exact::search(
+                inst,
+                &open,
+                residual,
+                worth,
+                &price,
+                freed,
+                opts.exact_budget,
+            );
+            if found.complete && found.better.is_none() {
+                proven.insert((r1, r2));
+            }
+            for (i, &q) in open.iter().enumerate() {
+                if let Some((_, better)) = &found.better {
+                    choice[q] = better[i];
+                    if let Some(c) = choice[q] {
+                        inst.take(residual, q, c as usize, 1.0);
+                    }
+                }
+            }
         } else {
-            Order::Seeded(it + 1)
-        };
-        fill_goodput(inst, group, scale, order, &price, residual, choice);
+            let order = if opts.prices && it % 4 >= 2 {
+                Order::PricedSeeded(it + 1)
+            } else {
+                Order::Seeded(it + 1)
+            };
+            fill_goodput(inst, group, scale, order, &price, residual, choice);
+        }
         for _ in 0..opts.rounds {
             if !improve(inst, group, scale, residual, choice) {
                 break;
@@ -362,6 +406,7 @@ fn solve_group(
         if value > best_value + EPS {
             best_value = value;
             stale = 0;
+            proven.clear();
         } else {
             stale += 1;
             for (i, &r) in touched.iter().enumerate() {
@@ -384,6 +429,9 @@ fn starved(
         c.is_none() && (0..inst.queries[q].candidates.len()).any(|c| worth(q, c) > 0.0)
     })
 }
+
+/// Most open queries a large-neighbourhood repair searches exhaustively.
+const EXACT_MAX_QUERIES: usize = 24;
 
 /// Most destroy-and-repair iterations per component.
 const MAX_LNS_ITERATIONS: usize = 300;

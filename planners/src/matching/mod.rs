@@ -12,6 +12,7 @@
 //! fast online matcher; `milp` (feature `milp`) is the exact oracle it is measured against.
 
 pub mod baselines;
+mod exact;
 pub mod greedy;
 mod instance;
 #[cfg(feature = "milp")]
