@@ -392,6 +392,16 @@ mod tests {
     }
 
     #[test]
+    fn the_low_latency_file_parses_to_what_it_says() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/local/low-latency.toml");
+        let c = Config::load(Some(&path), vec![]).expect("the file parses");
+        assert_eq!((c.planner.epoch_ms, c.planner.lateness_ms), (5, 5));
+        let k = c.kafka_settings();
+        assert_eq!(k.properties["fetch.wait.max.ms"], "1");
+        assert_eq!(k.properties["linger.ms"], "1");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_named() {
         let f = write("[planner]\nepoch_msec = 5\n");
         let e = Config::load(Some(&f.0), vec![]).expect_err("unknown key");
