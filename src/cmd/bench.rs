@@ -107,6 +107,11 @@ fn default_planners(scenario: &str) -> &'static str {
     }
 }
 
+/// The steady phase of `--throughput`: epochs, query events per epoch, live queries.
+const STEADY_EPOCHS: usize = 50;
+const STEADY_PER_EPOCH: usize = 4_000;
+const STEADY_LIVE: usize = 10_000;
+
 /// `--throughput N`: record, then replay on 1 and N workers, side by side.
 fn throughput(args: &Args, workers: usize) -> anyhow::Result<ExitCode> {
     let scenario = Scenario::named(&args.scenario, args.seed)
@@ -124,13 +129,30 @@ fn throughput(args: &Args, workers: usize) -> anyhow::Result<ExitCode> {
         true,
     )?;
     let encoded = std::sync::Arc::new(compass::throughput::encode(&recorded.log)?);
+    let steady = std::sync::Arc::new(compass::throughput::steady_stream(
+        &recorded.log,
+        STEADY_EPOCHS,
+        STEADY_PER_EPOCH,
+        STEADY_LIVE,
+    )?);
     let mut rows = Vec::new();
     for w in [1, workers.max(1)] {
-        let t = compass::throughput::replay(encoded.clone(), recorded.settings.clone(), w)?;
+        let t = compass::throughput::replay(
+            encoded.clone(),
+            steady.clone(),
+            recorded.settings.clone(),
+            w,
+        )?;
         eprintln!(
-            "{} worker(s): {} records in {} epochs, {:.2} s, {:.0} records/s",
+            "{} worker(s): recorded run: {} records in {} epochs, {:.2} s, {:.0} records/s",
             t.workers, t.records, t.epochs, t.wall_s, t.records_per_s
         );
+        if let Some(s) = &t.steady {
+            eprintln!(
+                "{} worker(s): steady stream: {} records in {} epochs, {:.2} s, {:.0} records/s",
+                t.workers, s.records, s.epochs, s.wall_s, s.records_per_s
+            );
+        }
         rows.push(t);
     }
     let json = serde_json::json!({

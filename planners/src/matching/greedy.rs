@@ -528,6 +528,18 @@ fn fill_cost(
 }
 
 /// One round of local search; true if anything improved.
+/// A hash of a candidate's resource uses and a gain, exact in their bits.
+fn signature(uses: &[(u32, f64)], gain: f64) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for &(r, a) in uses {
+        r.hash(&mut h);
+        a.to_bits().hash(&mut h);
+    }
+    gain.to_bits().hash(&mut h);
+    h.finish()
+}
+
 fn improve(
     inst: &Instance,
     group: &[usize],
@@ -566,6 +578,11 @@ fn improve(
         }
     }
     // Unserved queries eject one served query, which moves elsewhere or leaves.
+    // A (candidate, gain) that found no rival to eject finds none again until something
+    // changes: queries with the same candidates (copies of one spec, common in a cluster)
+    // are then skipped, which keeps a round linear in them instead of quadratic.
+    let mut changes = 0usize;
+    let mut failed: HashMap<u64, usize> = HashMap::new();
     for &q in group {
         if choice[q].is_some() {
             continue;
@@ -579,16 +596,42 @@ fn improve(
                 inst.take(residual, q, c, 1.0);
                 choice[q] = Some(c as u32);
                 improved = true;
+                changes += 1;
                 break 'candidates;
             }
-            let mut rivals: Vec<usize> = inst.queries[q].candidates[c]
-                .uses
+            let uses = &inst.queries[q].candidates[c].uses;
+            let key = signature(uses, gain_q);
+            if failed.get(&key) == Some(&changes) {
+                continue;
+            }
+            // Only a rival that frees enough of every short resource on its own can make
+            // room, so it uses the first short resource: look among its users only.
+            let short: Vec<(u32, f64)> = uses
                 .iter()
-                .flat_map(|(r, _)| users.get(r).into_iter().flatten().copied())
-                .filter(|&p| p != q && choice[p].is_some())
+                .filter(|&&(r, a)| residual[r as usize] + 1e-9 < a)
+                .map(|&(r, a)| (r, a - residual[r as usize]))
+                .collect();
+            let Some(&(first, _)) = short.first() else {
+                continue;
+            };
+            let mut rivals: Vec<usize> = users
+                .get(&first)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&p| {
+                    p != q
+                        && choice[p].is_some_and(|pc| {
+                            let held = &inst.queries[p].candidates[pc as usize].uses;
+                            short.iter().all(|&(r, need)| {
+                                held.iter().any(|&(hr, ha)| hr == r && ha + 1e-9 >= need)
+                            })
+                        })
+                })
                 .collect();
             rivals.sort_unstable();
             rivals.dedup();
+            failed.insert(key, changes);
             for p in rivals {
                 let Some(pc) = choice[p] else { continue };
                 inst.take(residual, p, pc as usize, -1.0);
@@ -610,6 +653,7 @@ fn improve(
                         choice[q] = Some(c as u32);
                         choice[p] = alt.1.map(|x| x as u32);
                         improved = true;
+                        changes += 1;
                         break 'candidates;
                     }
                     inst.take(residual, q, c, -1.0);
