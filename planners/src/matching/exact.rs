@@ -1,14 +1,14 @@
-//! A budgeted depth-first branch and bound over one small component, inside the fast
-//! matcher.
+//! A budgeted depth-first branch and bound over a few open queries, the repair step of the
+//! fast matcher's large-neighbourhood search.
 //!
-//! Why: on small, tight components the greedy orders, the ejection chains and the
-//! large-neighbourhood search can all miss an optimum that moves many queries at once (the
-//! worst instance in BENCHMARKS.md moved 9 of 20). A component of a few dozen queries is
-//! small enough to search exhaustively when the bound prunes well, and when it does not the
-//! node budget stops the search and the matcher keeps what it had. The search starts from
-//! the incumbent's value, so it only ever returns something strictly better, and a search
-//! that ends within its budget proves the incumbent (or its own result) optimal, which lets
-//! the matcher skip the large-neighbourhood search.
+//! Why: on small, tight components the greedy orders, the ejection chains and a greedy
+//! refill can all miss an optimum that moves many queries at once (the worst instance in
+//! BENCHMARKS.md moved 9 of 20). When a neighbourhood is destroyed (every query served on two
+//! resources freed), the queries left open are few enough to search exhaustively when the
+//! bound prunes well; when it does not, the node budget stops the search and the matcher
+//! keeps what it had. The search starts from the value the neighbourhood had, so it only
+//! ever returns something strictly better, and one that ends within its budget proves that
+//! neighbourhood has nothing better: the matcher skips it until something else changes.
 //!
 //! This is a heuristic step of the online matcher, counted in nodes (deterministic, no
 //! clock); the exact oracle the matcher is measured against is the MILP in `milp`.

@@ -13,11 +13,14 @@
 //!    decreasing).
 //! 4. **Local search.** An unserved query may take a candidate by ejecting one served query
 //!    that moves to another of its candidates (or stays out if it is worth less): an
-//!    ejection chain of depth two. Served queries move to a better candidate when it fits.
+//!    ejection chain of depth two. Only rivals that free enough of every short resource are
+//!    tried, and a (candidate, gain) that found none is not tried again until a change. Served queries move to a better candidate when it fits.
 //!    Rounds repeat until nothing improves or the round limit is hit.
 //! 5. **Large-neighbourhood search** (goodput mode, only while some servable query is left
-//!    out): unassign a pseudo-random fifth of the served queries, refill with a perturbed
-//!    greedy and local search, keep the result if it is better. A work budget counted in
+//!    out): unassign a pseudo-random fifth of the served queries and refill with a perturbed
+//!    greedy, or unassign every query served on two resources and refill exactly with a
+//!    budgeted branch and bound (`exact`); then local search; keep the result if it is
+//!    better. A work budget counted in
 //!    (query, candidate) pairs is shared among components by size, so small instances get
 //!    many iterations and large ones few or none; a component stops after 60 iterations
 //!    without improvement.
