@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 
+use super::prices::priced_use;
 use super::Instance;
 
 /// What a search found.
@@ -63,23 +64,13 @@ pub(super) fn search(
     incumbent: f64,
     budget: usize,
 ) -> Outcome {
-    let priced_use = |q: usize, c: usize| -> f64 {
-        inst.queries[q].candidates[c]
-            .uses
-            .iter()
-            .map(|&(r, a)| {
-                price.get(&r).copied().unwrap_or(0.0) * a
-                    / inst.resources[r as usize].capacity.max(1e-9)
-            })
-            .sum()
-    };
     let mut order: Vec<(usize, Options)> = group
         .iter()
         .map(|&q| {
             let mut cands: Options = (0..inst.queries[q].candidates.len())
                 .map(|c| (c, worth(q, c)))
                 .filter(|&(_, w)| w > 0.0)
-                .map(|(c, w)| (c, w, w - priced_use(q, c)))
+                .map(|(c, w)| (c, w, w - priced_use(inst, price, q, c)))
                 .collect();
             cands.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             (q, cands)
@@ -212,23 +203,33 @@ mod tests {
         }
     }
 
+    /// Search every query of `inst` on its one machine of capacity `cap`, at unit scale,
+    /// and check the capacities are left as they were.
+    fn run(
+        inst: &Instance,
+        cap: f64,
+        price: &HashMap<u32, f64>,
+        incumbent: f64,
+        budget: usize,
+    ) -> Outcome {
+        let group: Vec<usize> = (0..inst.queries.len()).collect();
+        let mut residual = vec![cap];
+        let worth = |q: usize, c: usize| inst.value(q, c, 1.0);
+        let out = search(inst, &group, &mut residual, worth, price, incumbent, budget);
+        assert_eq!(
+            residual,
+            vec![cap],
+            "the search leaves the capacities as they were"
+        );
+        out
+    }
+
     #[test]
     fn finds_the_knapsack_optimum_a_greedy_by_density_misses() {
         // Capacity 8. Density greedy takes the 6-for-5 item (1.2 per unit) first, and then
         // no 4-unit item fits: 6. The optimum is both 5-for-4 items: 10.
         let inst = one_machine(&[(6.0, 5.0), (5.0, 4.0), (5.0, 4.0)], 8.0);
-        let group: Vec<usize> = (0..3).collect();
-        let mut residual = vec![8.0];
-        let worth = |q: usize, c: usize| inst.value(q, c, 1.0);
-        let out = search(
-            &inst,
-            &group,
-            &mut residual,
-            worth,
-            &HashMap::new(),
-            6.0,
-            1_000,
-        );
+        let out = run(&inst, 8.0, &HashMap::new(), 6.0, 1_000);
         assert!(out.complete);
         let (v, choice) = out.better.expect("a better assignment");
         assert_eq!(v, 10.0);
@@ -236,19 +237,21 @@ mod tests {
     }
 
     #[test]
+    fn any_prices_keep_the_bound_valid() {
+        // The Lagrangian bound holds for every price >= 0: the optimum is still found.
+        let inst = one_machine(&[(6.0, 5.0), (5.0, 4.0), (5.0, 4.0)], 8.0);
+        for p in [0.0, 0.5, 3.0, 50.0] {
+            let price = HashMap::from([(0u32, p)]);
+            let out = run(&inst, 8.0, &price, 6.0, 1_000);
+            assert!(out.complete, "price {p}");
+            assert_eq!(out.better.map(|b| b.0), Some(10.0), "price {p}");
+        }
+    }
+
+    #[test]
     fn an_optimal_incumbent_yields_nothing_better_but_a_complete_search() {
         let inst = one_machine(&[(6.0, 5.0), (5.0, 4.0), (5.0, 4.0)], 8.0);
-        let group: Vec<usize> = (0..3).collect();
-        let worth = |q: usize, c: usize| inst.value(q, c, 1.0);
-        let out = search(
-            &inst,
-            &group,
-            &mut [8.0],
-            worth,
-            &HashMap::new(),
-            10.0,
-            1_000,
-        );
+        let out = run(&inst, 8.0, &HashMap::new(), 10.0, 1_000);
         assert!(out.complete && out.better.is_none());
     }
 
@@ -258,19 +261,8 @@ mod tests {
             .map(|i| (1.0 + (i % 7) as f64, 1.0 + (i % 5) as f64))
             .collect();
         let inst = one_machine(&items, 20.0);
-        let group: Vec<usize> = (0..items.len()).collect();
-        let worth = |q: usize, c: usize| inst.value(q, c, 1.0);
-        let out = search(&inst, &group, &mut [20.0], worth, &HashMap::new(), 0.0, 50);
-        assert!(!out.complete);
-        let out = search(
-            &inst,
-            &group,
-            &mut [20.0],
-            worth,
-            &HashMap::new(),
-            0.0,
-            1_000_000,
-        );
+        assert!(!run(&inst, 20.0, &HashMap::new(), 0.0, 50).complete);
+        let out = run(&inst, 20.0, &HashMap::new(), 0.0, 1_000_000);
         assert!(out.complete, "a large enough budget ends the search");
     }
 }

@@ -13,9 +13,8 @@
 //!    decreasing).
 //! 4. **Local search.** An unserved query may take a candidate by ejecting one served query
 //!    that moves to another of its candidates (or stays out if it is worth less): an
-//!    ejection chain of depth two. Only rivals that free enough of every short resource are
-//!    tried, and a (candidate, gain) that found none is not tried again until a change. Served queries move to a better candidate when it fits.
-//!    Rounds repeat until nothing improves or the round limit is hit.
+//!    ejection chain of depth two (see `local`). Served queries move to a better candidate
+//!    when it fits. Rounds repeat until nothing improves or the round limit is hit.
 //! 5. **Large-neighbourhood search** (goodput mode, only while some servable query is left
 //!    out): unassign a pseudo-random fifth of the served queries and refill with a perturbed
 //!    greedy, or unassign every query served on two resources and refill exactly with a
@@ -29,6 +28,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::local::improve;
 use super::{exact, prices, Instance, Matching, Mode};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -313,8 +313,9 @@ fn solve_group(
         choice[q] = ch[i];
     }
     let starved_now = starved(inst, group.iter().map(|&q| (q, choice[q])), worth);
-    // Large-neighbourhood search: unassign a pseudo-random fifth of the served queries,
-    // refill with a perturbed greedy and local search, keep the result if it is better.
+    // Large-neighbourhood search: destroy (a pseudo-random fifth of the served queries, or
+    // every query served on two resources), repair (perturbed greedy, or exactly), local
+    // search; keep the result if it is better.
     let pairs: usize = group
         .iter()
         .map(|&q| inst.queries[q].candidates.len())
@@ -364,14 +365,18 @@ fn solve_group(
                 }
             }
         }
-        let open: Vec<usize> = group
-            .iter()
-            .copied()
-            .filter(|&q| choice[q].is_none())
-            .collect();
-        if related && opts.exact_budget > 0 && open.len() <= EXACT_MAX_QUERIES {
-            // Repair the freed machines exactly (see `exact`): a better refill of the queries
-            // left open, or none.
+        let exact_open: Option<Vec<usize>> = (related && opts.exact_budget > 0)
+            .then(|| {
+                group
+                    .iter()
+                    .copied()
+                    .filter(|&q| choice[q].is_none())
+                    .collect::<Vec<usize>>()
+            })
+            .filter(|open| open.len() <= EXACT_MAX_QUERIES);
+        if let Some(open) = exact_open {
+            // Repair the freed resources exactly (see `exact`): a better refill of the
+            // queries left open, or none.
             let found = exact::search(
                 inst,
                 &open,
@@ -381,16 +386,19 @@ fn solve_group(
                 freed,
                 opts.exact_budget,
             );
-            if found.complete && found.better.is_none() {
-                proven.insert((r1, r2));
-            }
-            for (i, &q) in open.iter().enumerate() {
-                if let Some((_, better)) = &found.better {
-                    choice[q] = better[i];
-                    if let Some(c) = choice[q] {
-                        inst.take(residual, q, c as usize, 1.0);
+            match found.better {
+                Some((_, better)) => {
+                    for (&q, c) in open.iter().zip(better) {
+                        choice[q] = c;
+                        if let Some(c) = c {
+                            inst.take(residual, q, c as usize, 1.0);
+                        }
                     }
                 }
+                None if found.complete => {
+                    proven.insert((r1, r2));
+                }
+                None => {}
             }
         } else {
             let order = if opts.prices && it % 4 >= 2 {
@@ -452,16 +460,7 @@ fn fill_goodput(
     choice: &mut [Option<u32>],
 ) {
     let worth = |q: usize, c: usize| inst.value(q, c, scale) - inst.unserved_value(q, scale);
-    let priced = |q: usize, c: usize| -> f64 {
-        inst.queries[q].candidates[c]
-            .uses
-            .iter()
-            .map(|&(r, a)| {
-                price.get(&r).copied().unwrap_or(0.0) * a
-                    / inst.resources[r as usize].capacity.max(EPS)
-            })
-            .sum()
-    };
+    let priced = |q: usize, c: usize| prices::priced_use(inst, price, q, c);
     let mut pairs: Vec<(f64, usize, usize)> = group
         .iter()
         .flat_map(|&q| (0..inst.queries[q].candidates.len()).map(move |c| (q, c)))
@@ -528,142 +527,4 @@ fn fill_cost(
             choice[q] = Some(c as u32);
         }
     }
-}
-
-/// One round of local search; true if anything improved.
-/// A hash of a candidate's resource uses and a gain, exact in their bits.
-fn signature(uses: &[(u32, f64)], gain: f64) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for &(r, a) in uses {
-        r.hash(&mut h);
-        a.to_bits().hash(&mut h);
-    }
-    gain.to_bits().hash(&mut h);
-    h.finish()
-}
-
-fn improve(
-    inst: &Instance,
-    group: &[usize],
-    scale: f64,
-    residual: &mut [f64],
-    choice: &mut [Option<u32>],
-) -> bool {
-    let value_of = |q: usize, c: Option<u32>| match c {
-        Some(c) => inst.value(q, c as usize, scale),
-        None => inst.unserved_value(q, scale),
-    };
-    let mut users: HashMap<u32, Vec<usize>> = HashMap::new();
-    for &q in group {
-        if let Some(c) = choice[q] {
-            for &(r, _) in &inst.queries[q].candidates[c as usize].uses {
-                users.entry(r).or_default().push(q);
-            }
-        }
-    }
-    let mut improved = false;
-    // Served queries move to a better candidate that fits.
-    for &q in group {
-        let Some(cur) = choice[q] else { continue };
-        inst.take(residual, q, cur as usize, -1.0);
-        let mut best = (value_of(q, Some(cur)), cur as usize);
-        for c in 0..inst.queries[q].candidates.len() {
-            let v = inst.value(q, c, scale);
-            if v > best.0 + EPS && inst.fits(residual, q, c) {
-                best = (v, c);
-            }
-        }
-        inst.take(residual, q, best.1, 1.0);
-        if best.1 != cur as usize {
-            choice[q] = Some(best.1 as u32);
-            improved = true;
-        }
-    }
-    // Unserved queries eject one served query, which moves elsewhere or leaves.
-    // A (candidate, gain) that found no rival to eject finds none again until something
-    // changes: queries with the same candidates (copies of one spec, common in a cluster)
-    // are then skipped, which keeps a round linear in them instead of quadratic.
-    let mut changes = 0usize;
-    let mut failed: HashMap<u64, usize> = HashMap::new();
-    for &q in group {
-        if choice[q].is_some() {
-            continue;
-        }
-        'candidates: for c in 0..inst.queries[q].candidates.len() {
-            let gain_q = inst.value(q, c, scale) - inst.unserved_value(q, scale);
-            if gain_q <= EPS {
-                continue;
-            }
-            if inst.fits(residual, q, c) {
-                inst.take(residual, q, c, 1.0);
-                choice[q] = Some(c as u32);
-                improved = true;
-                changes += 1;
-                break 'candidates;
-            }
-            let uses = &inst.queries[q].candidates[c].uses;
-            let key = signature(uses, gain_q);
-            if failed.get(&key) == Some(&changes) {
-                continue;
-            }
-            // Only a rival that frees enough of every short resource on its own can make
-            // room, so it uses the first short resource: look among its users only.
-            let short: Vec<(u32, f64)> = uses
-                .iter()
-                .filter(|&&(r, a)| residual[r as usize] + 1e-9 < a)
-                .map(|&(r, a)| (r, a - residual[r as usize]))
-                .collect();
-            let Some(&(first, _)) = short.first() else {
-                continue;
-            };
-            let mut rivals: Vec<usize> = users
-                .get(&first)
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|&p| {
-                    p != q
-                        && choice[p].is_some_and(|pc| {
-                            let held = &inst.queries[p].candidates[pc as usize].uses;
-                            short.iter().all(|&(r, need)| {
-                                held.iter().any(|&(hr, ha)| hr == r && ha + 1e-9 >= need)
-                            })
-                        })
-                })
-                .collect();
-            rivals.sort_unstable();
-            rivals.dedup();
-            failed.insert(key, changes);
-            for p in rivals {
-                let Some(pc) = choice[p] else { continue };
-                inst.take(residual, p, pc as usize, -1.0);
-                if inst.fits(residual, q, c) {
-                    inst.take(residual, q, c, 1.0);
-                    // Where can p go now?
-                    let mut alt = (inst.unserved_value(p, scale), None);
-                    for c2 in 0..inst.queries[p].candidates.len() {
-                        let v = inst.value(p, c2, scale);
-                        if v > alt.0 + EPS && inst.fits(residual, p, c2) {
-                            alt = (v, Some(c2));
-                        }
-                    }
-                    let gain = gain_q + alt.0 - value_of(p, Some(pc));
-                    if gain > EPS {
-                        if let Some(c2) = alt.1 {
-                            inst.take(residual, p, c2, 1.0);
-                        }
-                        choice[q] = Some(c as u32);
-                        choice[p] = alt.1.map(|x| x as u32);
-                        improved = true;
-                        changes += 1;
-                        break 'candidates;
-                    }
-                    inst.take(residual, q, c, -1.0);
-                }
-                inst.take(residual, p, pc as usize, 1.0);
-            }
-        }
-    }
-    improved
 }

@@ -15,6 +15,7 @@ pub mod baselines;
 mod exact;
 pub mod greedy;
 mod instance;
+mod local;
 #[cfg(feature = "milp")]
 pub mod milp;
 mod prices;

@@ -22,6 +22,19 @@ const STEPS: usize = 40;
 /// A pair worth serving: (query, worth, normalized uses by local resource index).
 type Pair = (usize, f64, Vec<(usize, f64)>);
 
+/// What candidate `c` of query `q` costs at `price` (per unit of normalized use; resources
+/// without a price are free).
+pub fn priced_use(inst: &Instance, price: &HashMap<u32, f64>, q: usize, c: usize) -> f64 {
+    inst.queries[q].candidates[c]
+        .uses
+        .iter()
+        .map(|&(r, a)| {
+            price.get(&r).copied().unwrap_or(0.0) * a
+                / inst.resources[r as usize].capacity.max(1e-9)
+        })
+        .sum()
+}
+
 /// Prices per resource for the queries in `group`, against the capacities left in
 /// `residual`, counting only pairs worth serving (`worth > 0`) of queries without a choice.
 /// Returns (resource → price per unit of normalized use) for the resources the group uses.

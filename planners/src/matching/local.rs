@@ -1,0 +1,162 @@
+//! The matcher's local search: served queries move to a better candidate that fits, and an
+//! unserved query may take a candidate by ejecting one served query, which moves to another
+//! of its candidates or stays out if it is worth less (an ejection chain of depth two).
+//!
+//! Rivals are only tried where they can make room: a rival must free enough of every short
+//! resource on its own, so it is looked for among the users of the first one. And an
+//! attempt (candidate uses, gain) that found no rival finds none again until something
+//! changes, so copies of one spec (common in a cluster) cost one attempt per round, not one
+//! each. Neither prunes an ejection that could succeed.
+
+use std::collections::HashMap;
+
+use super::Instance;
+
+const EPS: f64 = 1e-9;
+
+/// A hash of a candidate's resource uses and a gain (no allocation: it runs for every
+/// ejection attempt). A hit is confirmed against the attempt it names, so a collision
+/// never skips anything.
+fn signature(uses: &[(u32, f64)], gain: f64) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for &(r, a) in uses {
+        r.hash(&mut h);
+        a.to_bits().hash(&mut h);
+    }
+    gain.to_bits().hash(&mut h);
+    h.finish()
+}
+
+/// An attempt that found no rival: (query, candidate, gain, changes made before it).
+type Failed = (usize, usize, f64, usize);
+
+/// One round of local search; true if anything improved.
+pub(super) fn improve(
+    inst: &Instance,
+    group: &[usize],
+    scale: f64,
+    residual: &mut [f64],
+    choice: &mut [Option<u32>],
+) -> bool {
+    let value_of = |q: usize, c: Option<u32>| match c {
+        Some(c) => inst.value(q, c as usize, scale),
+        None => inst.unserved_value(q, scale),
+    };
+    let mut users: HashMap<u32, Vec<usize>> = HashMap::new();
+    for &q in group {
+        if let Some(c) = choice[q] {
+            for &(r, _) in &inst.queries[q].candidates[c as usize].uses {
+                users.entry(r).or_default().push(q);
+            }
+        }
+    }
+    let mut improved = false;
+    // Served queries move to a better candidate that fits.
+    for &q in group {
+        let Some(cur) = choice[q] else { continue };
+        inst.take(residual, q, cur as usize, -1.0);
+        let mut best = (value_of(q, Some(cur)), cur as usize);
+        for c in 0..inst.queries[q].candidates.len() {
+            let v = inst.value(q, c, scale);
+            if v > best.0 + EPS && inst.fits(residual, q, c) {
+                best = (v, c);
+            }
+        }
+        inst.take(residual, q, best.1, 1.0);
+        if best.1 != cur as usize {
+            choice[q] = Some(best.1 as u32);
+            improved = true;
+        }
+    }
+    // Unserved queries eject one served query, which moves elsewhere or leaves.
+    // A (candidate, gain) that found no rival to eject finds none again until something
+    // changes: queries with the same candidates (copies of one spec, common in a cluster)
+    // are then skipped, which keeps a round linear in them instead of quadratic.
+    let mut changes = 0usize;
+    let mut failed: HashMap<u64, Failed> = HashMap::new();
+    for &q in group {
+        if choice[q].is_some() {
+            continue;
+        }
+        'candidates: for c in 0..inst.queries[q].candidates.len() {
+            let gain_q = inst.value(q, c, scale) - inst.unserved_value(q, scale);
+            if gain_q <= EPS {
+                continue;
+            }
+            if inst.fits(residual, q, c) {
+                inst.take(residual, q, c, 1.0);
+                choice[q] = Some(c as u32);
+                improved = true;
+                changes += 1;
+                break 'candidates;
+            }
+            let uses = &inst.queries[q].candidates[c].uses;
+            let key = signature(uses, gain_q);
+            if failed.get(&key).is_some_and(|&(fq, fc, fg, at)| {
+                at == changes
+                    && fg.to_bits() == gain_q.to_bits()
+                    && inst.queries[fq].candidates[fc].uses == *uses
+            }) {
+                continue;
+            }
+            // Only a rival that frees enough of every short resource on its own can make
+            // room, so it uses the first short resource: look among its users only.
+            let short: Vec<(u32, f64)> = uses
+                .iter()
+                .filter(|&&(r, a)| residual[r as usize] + 1e-9 < a)
+                .map(|&(r, a)| (r, a - residual[r as usize]))
+                .collect();
+            let Some(&(first, _)) = short.first() else {
+                continue;
+            };
+            let mut rivals: Vec<usize> = users
+                .get(&first)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&p| {
+                    p != q
+                        && choice[p].is_some_and(|pc| {
+                            let held = &inst.queries[p].candidates[pc as usize].uses;
+                            short.iter().all(|&(r, need)| {
+                                held.iter().any(|&(hr, ha)| hr == r && ha + 1e-9 >= need)
+                            })
+                        })
+                })
+                .collect();
+            rivals.sort_unstable();
+            rivals.dedup();
+            failed.insert(key, (q, c, gain_q, changes));
+            for p in rivals {
+                let Some(pc) = choice[p] else { continue };
+                inst.take(residual, p, pc as usize, -1.0);
+                if inst.fits(residual, q, c) {
+                    inst.take(residual, q, c, 1.0);
+                    // Where can p go now?
+                    let mut alt = (inst.unserved_value(p, scale), None);
+                    for c2 in 0..inst.queries[p].candidates.len() {
+                        let v = inst.value(p, c2, scale);
+                        if v > alt.0 + EPS && inst.fits(residual, p, c2) {
+                            alt = (v, Some(c2));
+                        }
+                    }
+                    let gain = gain_q + alt.0 - value_of(p, Some(pc));
+                    if gain > EPS {
+                        if let Some(c2) = alt.1 {
+                            inst.take(residual, p, c2, 1.0);
+                        }
+                        choice[q] = Some(c as u32);
+                        choice[p] = alt.1.map(|x| x as u32);
+                        improved = true;
+                        changes += 1;
+                        break 'candidates;
+                    }
+                    inst.take(residual, q, c, -1.0);
+                }
+                inst.take(residual, p, pc as usize, 1.0);
+            }
+        }
+    }
+    improved
+}
