@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use compass_connectors::kafka::{CommitWatcher, KafkaSettings, KafkaSink, PartitionReader, Tp};
+use compass_connectors::kafka::{CommitWatcher, KafkaSettings, PartitionReader, Tp};
 use compass_connectors::Codec;
 use compass_dataflow::{Planner, Settings};
 use timely::container::CapacityContainerBuilder;
@@ -181,11 +181,7 @@ fn run_worker(
         planner,
         index,
         codec: Codec::single_object().with_limits(opts.limits.clone()),
-        sink: KafkaSink::new(&opts.kafka)?,
         publisher: Publisher::start(&opts.kafka, index, opts.metrics.clone())?,
-        runtime: tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?,
         publishes_apps,
         offsets: BTreeMap::new(),
         dlq: Vec::new(),

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 
 use compass_connectors::dlq::dead_letter;
-use compass_connectors::kafka::{KafkaSink, PartitionReader, Tp};
+use compass_connectors::kafka::{PartitionReader, Tp};
 use compass_connectors::{Codec, InboundRecord, OutboundRecord};
 use compass_dataflow::records::{self, Outbound};
 use compass_dataflow::Planner;
@@ -24,10 +24,8 @@ pub(super) struct Worker<'a> {
     pub(super) planner: Planner,
     pub(super) index: usize,
     pub(super) codec: Codec,
-    /// Produces the progress markers (the outputs go through `publisher`).
-    pub(super) sink: KafkaSink,
+    /// Produces the outputs and the progress markers, in order, on a thread of its own.
     pub(super) publisher: Publisher,
-    pub(super) runtime: tokio::runtime::Runtime,
     pub(super) publishes_apps: bool,
     /// Next offsets to commit, by the epoch their records went into.
     pub(super) offsets: BTreeMap<u64, BTreeMap<Tp, i64>>,
@@ -282,9 +280,8 @@ impl Worker<'_> {
     /// Commit the offsets of every epoch before `passed` (all of them when `None`), after
     /// marking the epochs before `flushed` as produced (global worker 0 only).
     ///
-    /// While running (`finish` false) neither waits: the marker goes out through the
-    /// publisher, behind the outputs it vouches for, and the offsets are committed
-    /// asynchronously. Both only ever name epochs the barrier has passed, so whichever lands
+    /// The marker goes out through the publisher, behind the outputs it vouches for. While
+    /// running (`finish` false) neither it nor the asynchronous offset commit is waited for. Both only ever name epochs the barrier has passed, so whichever lands
     /// first, and whichever a crash loses, a restart re-produces at most what was produced
     /// (the caveat in the parent module) and never skips an output. At the end (`finish`),
     /// both are waited for.
@@ -298,14 +295,13 @@ impl Worker<'_> {
         if let Some(p) = flushed.filter(|p| self.index == 0 && *p > self.marked) {
             // Every worker has flushed every epoch before `p`: say so.
             let m = progress::marker(&self.opts.topics.progress, &self.opts.group, p);
+            self.publisher.send(Batch {
+                through: None,
+                records: vec![m],
+                served: Vec::new(),
+            })?;
             if finish {
-                self.runtime.block_on(self.sink.send_all(vec![m]))?;
-            } else {
-                self.publisher.send(Batch {
-                    through: None,
-                    records: vec![m],
-                    served: Vec::new(),
-                })?;
+                self.publisher.wait()?;
             }
             self.marked = p;
         }
