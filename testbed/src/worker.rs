@@ -354,3 +354,27 @@ impl World {
         Ok(samples)
     }
 }
+
+/// What a whole-pipeline profile tells a search: each of the first `operators` operators'
+/// mean latency over the samples (in the units measured) and the mean accuracy score of
+/// the samples that have one (NaN when none does).
+pub fn profile_means(samples: &[ProfileSample], operators: usize) -> (Vec<f64>, f64) {
+    let n = samples.len().max(1) as f64;
+    let latency = (0..operators)
+        .map(|op| {
+            samples
+                .iter()
+                .filter_map(|s| s.operators.get(op))
+                .map(|o| o.latency_ms)
+                .sum::<f64>()
+                / n
+        })
+        .collect();
+    let scored: Vec<f64> = samples.iter().filter_map(|s| s.accuracy).collect();
+    let accuracy = if scored.is_empty() {
+        f64::NAN
+    } else {
+        scored.iter().sum::<f64>() / scored.len() as f64
+    };
+    (latency, accuracy)
+}

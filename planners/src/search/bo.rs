@@ -10,7 +10,9 @@
 //! [`Search::ask`] proposes the configuration of the plan with the highest
 //! improvement(cost) × P(latency ok) × P(accuracy ok) (or P(feasible) before any plan is
 //! known feasible); once a feasible incumbent exists it stops when no plan's expected gain
-//! is worth a profile, and in any case at the budget. [`Search::candidates`] returns the plans predicted feasible, cheapest first.
+//! is worth a profile, and in any case at the budget. [`Search::ask_batch`] (in `bo/batch.rs`)
+//! proposes several configurations at once. [`Search::candidates`] returns the plans
+//! predicted feasible, cheapest first.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -23,6 +25,8 @@ use super::encoding::{encode, Encoding};
 use super::gp::Gp;
 use super::warm::WarmModel;
 use crate::model::{perf, AppModel, Config, Device, OperatorModel, Plan, Query};
+
+mod batch;
 
 /// Tuning of the search.
 #[derive(Debug, Clone, PartialEq)]

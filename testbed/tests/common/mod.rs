@@ -180,18 +180,5 @@ pub fn profile_on(
 ) -> (Vec<f64>, f64) {
     let req = request(app, config, stratum, 16, tag);
     let samples = world.answer(&req, 0).expect("profile");
-    let n = samples.len() as f64;
-    let reference = (0..app.operator_count())
-        .map(|op| {
-            samples
-                .iter()
-                .map(|s| s.operators[op].latency_ms)
-                .sum::<f64>()
-                / n
-        })
-        .collect();
-    (
-        reference,
-        samples.iter().filter_map(|s| s.accuracy).sum::<f64>() / n,
-    )
+    compass_testbed::worker::profile_means(&samples, app.operator_count())
 }
