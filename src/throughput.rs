@@ -226,7 +226,7 @@ mod tests {
                 weight: 1.0,
                 slo: Slo {
                     latency_ms: 500.0,
-                    latency_percentile: 0.95,
+                    latency_percentile: 95.0,
                     accuracy_threshold: None,
                     max_cost_usd_per_hour: None,
                 },

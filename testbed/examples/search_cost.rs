@@ -28,12 +28,10 @@
 
 use std::io::Write;
 
-use compass_planners::model::{
-    enumerate_plans, perf, AccuracyBound, OperatorModel, Plan, Query, SloTargets, Tier,
-};
+use compass_planners::model::{enumerate_plans, OperatorModel, Plan, Query, Tier};
 use compass_planners::search::bo::{Search, Settings};
 use compass_planners::search::vulcan::Vulcan;
-use compass_schemas::{ProfileRequest, StratumQuota};
+use compass_schemas::{ProfileRequest, QuerySpec, Slo, StratumQuota};
 use compass_testbed::catalog;
 use compass_testbed::fleet::{self, FleetSpec, Tables};
 use compass_testbed::truth::GroundTruth;
@@ -51,7 +49,6 @@ struct Spent {
 }
 
 struct Case {
-    app: String,
     query: Query,
     places: Vec<usize>,
 }
@@ -128,38 +125,39 @@ fn table(
         let mut cases = Vec::new();
         for class in &spec.slo_class {
             for &user in users {
-                let query = Query {
-                    id: format!("{}-{}", class.name, devices[user].hardware_class),
-                    app_id: app.id().into(),
+                // The same conversion as a trace's arrival, on the application's first
+                // data stratum.
+                let spec_q = QuerySpec {
+                    app_id: spec.app_id.clone(),
                     source_device_id: devices[user].id.clone(),
                     rate_per_s: spec.rate_per_s,
                     weight: 1.0,
-                    slo: SloTargets {
+                    slo: Slo {
                         latency_ms: class.latency_ms,
                         latency_percentile: 95.0,
-                        accuracy: class.accuracy_threshold.map(|threshold| AccuracyBound {
-                            threshold,
-                            higher_is_better: spec.higher_is_better,
-                        }),
+                        accuracy_threshold: class.accuracy_threshold,
                         max_cost_usd_per_hour: class.max_cost_usd_per_hour,
                     },
-                    stratum: spec.strata[0].name.clone(),
+                    data_stratum: spec.strata[0].name.clone(),
                 };
+                let id = format!("{}-{}", class.name, devices[user].hardware_class);
+                let query = Query::from_spec(&id, &spec_q, spec.higher_is_better);
                 let mut places = vec![user];
                 places.extend_from_slice(shared);
-                cases.push(Case {
-                    app: spec.app_id.clone(),
-                    query,
-                    places,
-                });
+                cases.push(Case { query, places });
             }
         }
         let (mut ours, mut theirs, mut all) = (Vec::new(), Vec::new(), Vec::new());
         let (mut skipped, mut plan_counts) = (0, Vec::new());
         for case in &cases {
             let plans = enumerate_plans(&app, devices, &case.places, 0.5)?;
+            // What each plan really delivers does not depend on the SLOs: once per case.
+            let outcomes: Vec<Option<(f64, f64, f64)>> = plans
+                .iter()
+                .map(|p| truth.outcome(p, &case.query, devices))
+                .collect();
             let query = if tight {
-                match tighten(&truth, &plans, &case.query, devices) {
+                match tighten(&outcomes, &case.query) {
                     Some(q) => q,
                     None => {
                         skipped += 1;
@@ -169,8 +167,11 @@ fn table(
             } else {
                 case.query.clone()
             };
-            let feasible = |p: &Plan| truly_feasible(&truth, p, &query, devices);
-            if !plans.iter().any(&feasible) {
+            let truly: Vec<bool> = outcomes
+                .iter()
+                .map(|o| o.is_some_and(|(l, a, c)| query.slo.all_met(l, a, c)))
+                .collect();
+            if !truly.contains(&true) {
                 skipped += 1;
                 continue;
             }
@@ -189,7 +190,7 @@ fn table(
                     plans: &plans,
                     devices,
                     query: &query,
-                    feasible: &feasible,
+                    truly: &truly,
                 };
                 let c = compass(&app, &space, &mut world(), seed);
                 let v = vulcan(&truth, &space, &mut world(), seed);
@@ -198,7 +199,7 @@ fn table(
                         f,
                         "{},{},{},{},{seed},{},{},{},{:.3},{},{},{:.3},{},{},{:.3}",
                         if tight { "tight" } else { "catalogue" },
-                        case.app,
+                        spec.app_id,
                         case.query.id.split('-').next().unwrap_or(""),
                         devices[case.places[0]].hardware_class,
                         plans.len(),
@@ -256,30 +257,20 @@ fn table(
 /// The bound sits in the widest relative gap between consecutive plan latencies among the
 /// 2.5–7.5% fastest (geometric middle), so that no plan is a hair either side of the SLO:
 /// a benchmark of search, not of measurement noise. Never looser than the class's SLO.
-fn tighten(
-    truth: &GroundTruth,
-    plans: &[Plan],
-    query: &Query,
-    devices: &[compass_planners::model::Device],
-) -> Option<Query> {
-    let mut latencies: Vec<f64> = plans
+fn tighten(outcomes: &[Option<(f64, f64, f64)>], query: &Query) -> Option<Query> {
+    let mut latencies: Vec<f64> = outcomes
         .iter()
-        .filter_map(|p| {
-            let e = perf::estimate(truth, &truth.model, p, query, devices).ok()?;
-            let acc = truth.accuracy(&truth.model, &p.config, &query.stratum);
-            (e.latency_ms.is_finite()
-                && query.slo.accuracy_met(acc)
-                && query.slo.cost_met(e.cost_usd_per_hour))
-            .then_some(e.latency_ms)
-        })
+        .flatten()
+        .filter(|&&(l, a, c)| l.is_finite() && query.slo.accuracy_met(a) && query.slo.cost_met(c))
+        .map(|&(l, _, _)| l)
         .collect();
     latencies.sort_by(f64::total_cmp);
     let n = latencies.len();
     if n == 0 {
         return None;
     }
-    let lo = plans.len().div_ceil(40).clamp(1, n);
-    let hi = (plans.len() * 3).div_ceil(40).clamp(lo, n);
+    let lo = outcomes.len().div_ceil(40).clamp(1, n);
+    let hi = (outcomes.len() * 3).div_ceil(40).clamp(lo, n);
     // k plans feasible: the bound lies between latencies[k - 1] and latencies[k].
     let gap = |k: usize| latencies.get(k).map_or(2.0, |next| next / latencies[k - 1]);
     let k = (lo..=hi).max_by(|&a, &b| gap(a).total_cmp(&gap(b)).then(b.cmp(&a)))?;
@@ -302,22 +293,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// The plan's true cost if it truly meets the query's SLOs (noise-free ground truth).
-fn truly_feasible(
-    truth: &GroundTruth,
-    p: &Plan,
-    query: &Query,
-    devices: &[compass_planners::model::Device],
-) -> bool {
-    let Ok(e) = perf::estimate(truth, &truth.model, p, query, devices) else {
-        return false;
-    };
-    let acc = truth.accuracy(&truth.model, &p.config, &query.stratum);
-    query.slo.latency_met(e.latency_ms)
-        && query.slo.accuracy_met(acc)
-        && query.slo.cost_met(e.cost_usd_per_hour)
-}
-
 /// A100-equivalent GPU-seconds of one end-to-end profile of [`INPUTS`] inputs: each
 /// operator's busy time on its machine times that machine's speed relative to an A100 (the
 /// paper reports profiling cost in A100 GPU-hours), which is its reference latency.
@@ -328,12 +303,12 @@ fn busy_s(truth: &GroundTruth, p: &Plan) -> f64 {
     f64::from(INPUTS) * per_input / 1000.0
 }
 
-/// One query's search problem, and the ground truth's verdict on a plan.
+/// One query's search problem, and the ground truth's verdict on each plan.
 struct Space<'a> {
     plans: &'a [Plan],
     devices: &'a [compass_planners::model::Device],
     query: &'a Query,
-    feasible: &'a dyn Fn(&Plan) -> bool,
+    truly: &'a [bool],
 }
 
 fn compass(
@@ -342,8 +317,7 @@ fn compass(
     world: &mut World,
     seed: u64,
 ) -> Spent {
-    let (plans, devices, query, feasible) =
-        (space.plans, space.devices, space.query, space.feasible);
+    let (plans, devices, query) = (space.plans, space.devices, space.query);
     let settings = Settings {
         seed,
         budget: BUDGET,
@@ -375,7 +349,7 @@ fn compass(
         if search
             .candidates()
             .first()
-            .is_some_and(|p| feasible(&plans[p.plan]))
+            .is_some_and(|p| space.truly[p.plan])
         {
             spent.reached = true;
             break;
@@ -385,8 +359,7 @@ fn compass(
 }
 
 fn vulcan(truth: &GroundTruth, space: &Space, world: &mut World, seed: u64) -> Spent {
-    let (plans, devices, query, feasible) =
-        (space.plans, space.devices, space.query, space.feasible);
+    let (plans, devices, query) = (space.plans, space.devices, space.query);
     let mut v = Vulcan::new(&truth.model, plans, devices, query, seed);
     let mut spent = Spent::default();
     // A window that holds INPUTS inputs at the query's rate.
@@ -401,7 +374,7 @@ fn vulcan(truth: &GroundTruth, space: &Space, world: &mut World, seed: u64) -> S
         spent.profiles += 1;
         spent.gpu_s += busy_s(truth, &plans[i]);
         v.tell(i, r.latency_ms, r.accuracy);
-        if v.best().is_some_and(|b| feasible(&plans[b])) {
+        if v.best().is_some_and(|b| space.truly[b]) {
             spent.reached = true;
             break;
         }

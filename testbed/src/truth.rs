@@ -11,7 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use compass_planners::model::{AppModel, Config, ModelError, OperatorModel};
+use compass_planners::model::{
+    perf, AppModel, Config, Device, ModelError, OperatorModel, Plan, Query,
+};
 use compass_schemas::Limits;
 use rand::Rng;
 use rand_distr::{Distribution, LogNormal, Normal};
@@ -151,6 +153,20 @@ impl GroundTruth {
             }
         }
         Some(Config(digits))
+    }
+
+    /// What `plan` really delivers to `query`, by the performance model over this truth
+    /// (no per-input noise): latency at the query's percentile, accuracy on its stratum,
+    /// and cost per hour. `None` when the model rejects the plan.
+    pub fn outcome(
+        &self,
+        plan: &Plan,
+        query: &Query,
+        devices: &[Device],
+    ) -> Option<(f64, f64, f64)> {
+        let e = perf::estimate(self, &self.model, plan, query, devices).ok()?;
+        let accuracy = self.accuracy(&self.model, &plan.config, &query.stratum);
+        Some((e.latency_ms, accuracy, e.cost_usd_per_hour))
     }
 
     /// Index of operator `name`.

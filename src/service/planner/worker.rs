@@ -281,10 +281,11 @@ impl Worker<'_> {
     /// marking the epochs before `flushed` as produced (global worker 0 only).
     ///
     /// The marker goes out through the publisher, behind the outputs it vouches for. While
-    /// running (`finish` false) neither it nor the asynchronous offset commit is waited for. Both only ever name epochs the barrier has passed, so whichever lands
-    /// first, and whichever a crash loses, a restart re-produces at most what was produced
-    /// (the caveat in the parent module) and never skips an output. At the end (`finish`),
-    /// both are waited for.
+    /// running (`finish` false) neither it nor the asynchronous offset commit is waited for.
+    /// Both only ever name epochs the barrier has passed, so whichever lands first, and
+    /// whichever a crash loses, a restart re-produces at most what was produced (the caveat
+    /// in the parent module) and never skips an output. At the end (`finish`), both are
+    /// waited for.
     pub(super) fn commit(
         &mut self,
         reader: &PartitionReader,

@@ -4,9 +4,7 @@
 
 #![allow(dead_code)]
 
-use compass_planners::model::{
-    enumerate_plans, perf, AccuracyBound, OperatorModel, Plan, Query, SloTargets,
-};
+use compass_planners::model::{enumerate_plans, AccuracyBound, Plan, Query, SloTargets};
 use compass_schemas::{ProfileRequest, StratumQuota, Tier};
 use compass_testbed::catalog;
 use compass_testbed::fleet::{self, FleetSpec, Tables};
@@ -41,12 +39,8 @@ impl Fixture {
 
     /// The plan's true cost if it truly meets `query`'s SLOs on its stratum.
     pub fn truly_feasible_for(&self, p: &Plan, query: &Query) -> Option<f64> {
-        let e = perf::estimate(&self.truth, &self.truth.model, p, query, &self.devices).ok()?;
-        let acc = self
-            .truth
-            .accuracy(&self.truth.model, &p.config, &query.stratum);
-        (query.slo.latency_met(e.latency_ms) && query.slo.accuracy_met(acc))
-            .then_some(e.cost_usd_per_hour)
+        let (latency, accuracy, cost) = self.truth.outcome(p, query, &self.devices)?;
+        query.slo.all_met(latency, accuracy, cost).then_some(cost)
     }
 }
 
