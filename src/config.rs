@@ -79,6 +79,9 @@ pub struct PlannerConfig {
     pub lateness_ms: u64,
     /// Matching partitions (1: one global matching).
     pub partitions: u32,
+    /// Solve a matching partition in full at every this many matchings (and whenever its
+    /// machines change); in between only repair it (1: always in full).
+    pub full_every: u32,
     /// A server that sends no telemetry for this long (event time) is declared lost and its
     /// queries re-planned; 0 never declares one lost (telemetry then only reports changes).
     pub machine_timeout_ms: u64,
@@ -107,6 +110,7 @@ impl Default for PlannerConfig {
             epoch_ms: 100,
             lateness_ms: 200,
             partitions: 1,
+            full_every: 10,
             machine_timeout_ms: 0,
             cost_mode: false,
             profile_class: crate::embedded::PROFILE_CLASS.into(),
@@ -242,6 +246,9 @@ impl Config {
         }
         if p.epoch_ms == 0 {
             return bad("planner.epoch_ms must be at least 1");
+        }
+        if p.full_every == 0 {
+            return bad("planner.full_every must be at least 1");
         }
         if p.partitions == 0 {
             return bad("planner.partitions must be at least 1");

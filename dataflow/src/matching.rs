@@ -21,7 +21,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 use std::time::Instant;
 
-use compass_planners::online::expand::{plan_partition, without_candidates, MatchSettings, Member};
+use compass_planners::online::bind::Bindings;
+use compass_planners::online::expand::{without_candidates, MatchSettings, Member};
 use compass_planners::online::rows::{Decision, DeviceRow};
 use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
@@ -60,6 +61,12 @@ struct Partition {
     touched: BTreeSet<String>,
     /// The decisions in force, by query id.
     decided: HashMap<String, Decision>,
+    /// Matchings since the last full solve; `None` until the first, and again whenever the
+    /// machines change (capacities moved: repair alone could keep plans that no longer
+    /// make sense).
+    since_full: Option<u32>,
+    /// Members' candidates bound to machines, kept between matchings.
+    bindings: Bindings,
 }
 
 fn count<K: Ord>(map: &mut BTreeMap<K, isize>, key: K, diff: isize) {
@@ -90,7 +97,10 @@ fn live(versions: &BTreeMap<Member, isize>) -> Option<&Member> {
 impl Partition {
     fn apply(&mut self, item: Item, diff: isize) {
         match item {
-            Item::Machine(d) => count(&mut self.machines, d, diff),
+            Item::Machine(d) => {
+                count(&mut self.machines, d, diff);
+                self.since_full = None;
+            }
             Item::Member(m) => {
                 let id = m.query.id.clone();
                 let versions = self.members.entry(id.clone()).or_default();
@@ -113,7 +123,9 @@ impl Partition {
     /// place) and their decision depends on them alone: it is recomputed only when they
     /// changed. So an epoch costs the matching of the members with candidates plus the
     /// changes, not a pass over every member.
-    fn rematch(&mut self, settings: &MatchSettings, t: u64, out: &mut Vec<DecisionUpdate>) {
+    ///
+    /// Returns whether it was a full solve (rather than a repair).
+    fn rematch(&mut self, settings: &MatchSettings, t: u64, out: &mut Vec<DecisionUpdate>) -> bool {
         let machines: Vec<&DeviceRow> = self
             .machines
             .iter()
@@ -126,13 +138,25 @@ impl Partition {
             .filter_map(live)
             .filter(|m| !m.candidates.is_empty())
             .collect();
+        let full = self
+            .since_full
+            .is_none_or(|n| n + 1 >= settings.full_every.max(1));
+        let touched = std::mem::take(&mut self.touched);
         let mut decided = if matched.is_empty() {
             Vec::new()
         } else {
-            plan_partition(&matched, &machines, &self.decided, settings)
+            self.bindings
+                .plan(&matched, &machines, &self.decided, settings, full, |id| {
+                    touched.contains(id)
+                })
+        };
+        self.since_full = if full {
+            Some(0)
+        } else {
+            self.since_full.map(|n| n + 1)
         };
         let mut left: Vec<String> = Vec::new();
-        for id in std::mem::take(&mut self.touched) {
+        for id in touched {
             match self.members.get(&id).and_then(live) {
                 Some(m) if m.candidates.is_empty() => decided.push(without_candidates(m)),
                 Some(_) => {}
@@ -166,6 +190,7 @@ impl Partition {
         new.sort_by(|a, b| a.query_id.cmp(&b.query_id));
         out.extend(gone.into_iter().map(|d| (d, t, -1)));
         out.extend(new.into_iter().map(|d| (d, t, 1)));
+        full
     }
 }
 
@@ -221,11 +246,12 @@ pub fn match_partitions<'s>(
                         };
                         let started = Instant::now();
                         let before = out.len();
-                        p.rematch(&settings, t, &mut out);
+                        let full = p.rematch(&settings, t, &mut out);
                         Timings::note(&mut clock.borrow_mut().matchings, started);
                         debug!(
                             epoch = t,
                             partition = part,
+                            full,
                             members = p.members.len(),
                             changed = out.len() - before,
                             ms = started.elapsed().as_secs_f64() * 1e3,

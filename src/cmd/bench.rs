@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, default_value = "constrained-small")]
     pub scenario: String,
     /// Comma-separated: compass, vulcan, videostorm, ilp (build with --features milp),
-    /// no-clusters, no-matching. Default: compass,vulcan,videostorm (with ilp on `oracle`;
+    /// no-clusters, no-matching, full-solve. Default: compass,vulcan,videostorm (with ilp on `oracle`;
     /// compass and its ablations on `ablation`).
     #[arg(long)]
     pub planner: Option<String>,
@@ -85,6 +85,8 @@ pub fn settings_for(name: &str, scenario: &str) -> anyhow::Result<Settings> {
         }
         "no-clusters" => s.no_clusters = true,
         "no-matching" => s.matching.algorithm = Algorithm::Vulcan,
+        // Every matching a full solve: what the incremental repair between them saves.
+        "full-solve" => s.matching.full_every = 1,
         "ilp" if !compass_planners::MILP_AVAILABLE => bail!(
             "the `ilp` planner needs the MILP solver: build with `--features milp` (and the CBC library, Debian `coinor-libcbc-dev`)"
         ),
@@ -112,53 +114,65 @@ const STEADY_EPOCHS: usize = 50;
 const STEADY_PER_EPOCH: usize = 4_000;
 const STEADY_LIVE: usize = 10_000;
 
-/// `--throughput N`: record, then replay on 1 and N workers, side by side.
+/// `--throughput N`: for each named planner (default compass), record its run, then replay
+/// it on 1 and N workers; every row in one run, side by side.
 fn throughput(args: &Args, workers: usize) -> anyhow::Result<ExitCode> {
-    let scenario = Scenario::named(&args.scenario, args.seed)
-        .with_context(|| format!("unknown scenario `{}`", args.scenario))?;
-    let mut settings = settings_for("compass", &args.scenario)?;
-    settings.partitions = args.partitions.max(1);
-    eprintln!("recording compass on {}:", args.scenario);
-    let recorded = embedded::run_recorded(
-        scenario,
-        settings,
-        RunOptions {
-            progress: true,
-            ..RunOptions::default()
-        },
-        true,
-    )?;
-    let encoded = std::sync::Arc::new(compass::throughput::encode(&recorded.log)?);
-    let steady = std::sync::Arc::new(compass::throughput::steady_stream(
-        &recorded.log,
-        STEADY_EPOCHS,
-        STEADY_PER_EPOCH,
-        STEADY_LIVE,
-    )?);
+    let names = args.planner.clone().unwrap_or_else(|| "compass".into());
+    let mut counts = vec![1, workers.max(1)];
+    counts.dedup();
     let mut rows = Vec::new();
-    for w in [1, workers.max(1)] {
-        let t = compass::throughput::replay(
-            encoded.clone(),
-            steady.clone(),
-            recorded.settings.clone(),
-            w,
+    let mut recorded_wall = serde_json::Map::new();
+    for name in names.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let scenario = Scenario::named(&args.scenario, args.seed)
+            .with_context(|| format!("unknown scenario `{}`", args.scenario))?;
+        let mut settings = settings_for(name, &args.scenario)?;
+        settings.partitions = args.partitions.max(1);
+        eprintln!("recording {name} on {}:", args.scenario);
+        let recorded = embedded::run_recorded(
+            scenario,
+            settings,
+            RunOptions {
+                progress: true,
+                ..RunOptions::default()
+            },
+            true,
         )?;
-        eprintln!(
-            "{} worker(s): recorded run: {} records in {} epochs, {:.2} s, {:.0} records/s",
-            t.workers, t.records, t.epochs, t.wall_s, t.records_per_s
-        );
-        if let Some(s) = &t.steady {
+        recorded_wall.insert(name.to_string(), recorded.report.wall_s.into());
+        let encoded = std::sync::Arc::new(compass::throughput::encode(&recorded.log)?);
+        let steady = std::sync::Arc::new(compass::throughput::steady_stream(
+            &recorded.log,
+            STEADY_EPOCHS,
+            STEADY_PER_EPOCH,
+            STEADY_LIVE,
+        )?);
+        for &w in &counts {
+            let t = compass::throughput::replay(
+                encoded.clone(),
+                steady.clone(),
+                recorded.settings.clone(),
+                w,
+            )?;
             eprintln!(
-                "{} worker(s): steady stream: {} records in {} epochs, {:.2} s, {:.0} records/s",
-                t.workers, s.records, s.epochs, s.wall_s, s.records_per_s
+                "{name}, {} worker(s): recorded run: {} records in {} epochs, {:.2} s, {:.0} records/s",
+                t.workers, t.records, t.epochs, t.wall_s, t.records_per_s
             );
+            if let Some(s) = &t.steady {
+                eprintln!(
+                    "{name}, {} worker(s): steady stream: {} records in {} epochs, {:.2} s, {:.0} records/s",
+                    t.workers, s.records, s.epochs, s.wall_s, s.records_per_s
+                );
+            }
+            let mut row = serde_json::to_value(&t)?;
+            if let Some(o) = row.as_object_mut() {
+                o.insert("planner".into(), name.into());
+            }
+            rows.push(row);
         }
-        rows.push(t);
     }
     let json = serde_json::json!({
         "scenario": args.scenario,
         "seed": args.seed,
-        "recorded_run_wall_s": recorded.report.wall_s,
+        "recorded_run_wall_s": recorded_wall,
         "throughput": rows,
     });
     std::fs::write(&args.json, serde_json::to_string_pretty(&json)?)

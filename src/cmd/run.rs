@@ -97,6 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         machine_timeout_epochs: p.machine_timeout_ms.div_ceil(p.epoch_ms.max(1)),
         ..Default::default()
     };
+    settings.matching.full_every = p.full_every;
     if p.cost_mode {
         settings = settings.cost_mode();
     }

@@ -171,7 +171,7 @@ fn footprint(inst: &Instance, q: usize, c: usize) -> f64 {
 /// How the greedy orders (query, candidate) pairs in goodput mode; each order is tried and
 /// the best result kept, because no single order wins on every instance.
 #[derive(Debug, Clone, Copy)]
-enum Order {
+pub(super) enum Order {
     /// Value per unit of summed normalized footprint.
     Sum,
     /// Value per unit of the largest normalized use (the bottleneck resource).
@@ -450,7 +450,7 @@ const MAX_LNS_ITERATIONS: usize = 300;
 /// Stop a component's search after this many iterations without improvement.
 const MAX_STALE_ITERATIONS: usize = 60;
 
-fn fill_goodput(
+pub(super) fn fill_goodput(
     inst: &Instance,
     group: &[usize],
     scale: f64,
@@ -496,7 +496,7 @@ fn fill_goodput(
     }
 }
 
-fn fill_cost(
+pub(super) fn fill_cost(
     inst: &Instance,
     group: &[usize],
     scale: f64,

@@ -21,7 +21,7 @@ pub struct Candidate {
 }
 
 /// A query and its candidates.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct QueryDemand {
     pub id: String,
     pub weight: f64,

@@ -31,10 +31,24 @@ fn signature(uses: &[(u32, f64)], gain: f64) -> u64 {
 /// An attempt that found no rival: (query, candidate, gain, changes made before it).
 type Failed = (usize, usize, f64, usize);
 
-/// One round of local search; true if anything improved.
+/// One round of local search over `group`; true if anything improved.
 pub(super) fn improve(
     inst: &Instance,
     group: &[usize],
+    scale: f64,
+    residual: &mut [f64],
+    choice: &mut [Option<u32>],
+) -> bool {
+    improve_among(inst, group, group, scale, residual, choice)
+}
+
+/// One round of local search in which only `movers` try to move or enter; any served query
+/// of `group` may be ejected to make room for them. With `movers` = `group` this is the
+/// whole round; the incremental repair passes the few queries an epoch left without a plan.
+pub(super) fn improve_among(
+    inst: &Instance,
+    group: &[usize],
+    movers: &[usize],
     scale: f64,
     residual: &mut [f64],
     choice: &mut [Option<u32>],
@@ -53,7 +67,7 @@ pub(super) fn improve(
     }
     let mut improved = false;
     // Served queries move to a better candidate that fits.
-    for &q in group {
+    for &q in movers {
         let Some(cur) = choice[q] else { continue };
         inst.take(residual, q, cur as usize, -1.0);
         let mut best = (value_of(q, Some(cur)), cur as usize);
@@ -75,7 +89,7 @@ pub(super) fn improve(
     // are then skipped, which keeps a round linear in them instead of quadratic.
     let mut changes = 0usize;
     let mut failed: HashMap<u64, Failed> = HashMap::new();
-    for &q in group {
+    for &q in movers {
         if choice[q].is_some() {
             continue;
         }

@@ -20,6 +20,7 @@ mod local;
 pub mod milp;
 mod prices;
 pub mod random;
+pub mod repair;
 #[cfg(test)]
 mod tests;
 

@@ -7,12 +7,14 @@
 //!   alike;
 //! - [`search::search_cluster`] to rerun one cluster's search from its application's
 //!   statistics: the candidates it yields and the next configuration worth profiling;
-//! - [`expand::plan_partition`] to bind every member's candidates to concrete machines and
-//!   match queries to plans under capacity, warm-started from the current decisions.
+//! - [`bind::Bindings::plan`] to bind members' candidates to concrete machines and match
+//!   queries to plans under capacity, warm-started from the current decisions (members
+//!   bound before and unchanged are not bound again).
 //!
 //! Every row has a total order and a hash (floats travel as [`Fx`]) so that it can live in a
 //! differential collection and cross workers.
 
+pub mod bind;
 pub mod clusters;
 pub mod expand;
 pub mod fx;

@@ -1,0 +1,483 @@
+//! A partition's bindings, kept from one matching to the next: each member's candidates
+//! bound to concrete machines, as the options and demand the matcher sees.
+//!
+//! Why keep them: binding is most of an epoch's work that does not depend on the epoch's
+//! changes. `perf` of the steady stream of `compass bench --throughput` (10,000 live
+//! queries) put a quarter of the planner in rebuilding every member's options (machine ids
+//! cloned per option, SLO probabilities, resource maps) although few members had changed.
+//! Here a member is bound again only when it changed, or at a full solve (which rebinds
+//! everything, so that nothing cached outlives a change for long); every other member's
+//! options and demand are reused, and only the decisions that may differ are rebuilt.
+//!
+//! Binding spreads load without knowing it: a query tries `spread` machines of each class,
+//! starting at a position given by a hash of its id, so that queries of one cluster land on
+//! different machines and the matcher has room to move them. Edge servers are bound only
+//! within the source device's metro pool. A query's current machines are always among its
+//! options, so that keeping it where it is stays possible.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::expand::{
+    decide, member_probability, spread_hash, without_candidates, Algorithm, MatchSettings, Member,
+};
+use super::rows::{tier_code, Decision, DeviceRow};
+use crate::matching::greedy;
+use crate::matching::repair::repair;
+use crate::matching::{Candidate, Instance, Matching, Mode, QueryDemand, Resource};
+
+/// One candidate of a member bound to machines.
+#[derive(Debug, Clone)]
+pub(super) struct Bound {
+    /// Index into the member's candidates.
+    pub plan: usize,
+    /// A device per operator.
+    pub devices: Vec<String>,
+    /// Probability that the candidate meets the member's own SLOs.
+    pub probability: f64,
+}
+
+/// A member's options and its demand in the matching instance.
+#[derive(Debug, Default)]
+struct Entry {
+    options: Vec<Bound>,
+    demand: QueryDemand,
+}
+
+/// The partition's machines, looked up while binding.
+struct Machines<'a> {
+    by_class: BTreeMap<&'a str, Vec<&'a DeviceRow>>,
+    /// Edge servers by class, then metro pool.
+    edge_pools: BTreeMap<&'a str, BTreeMap<&'a str, Vec<&'a DeviceRow>>>,
+    by_id: HashMap<&'a str, &'a DeviceRow>,
+}
+
+impl<'a> Machines<'a> {
+    fn new(machines: &[&'a DeviceRow]) -> Self {
+        let edge_server = tier_code(compass_schemas::Tier::EdgeServer);
+        let mut m = Machines {
+            by_class: BTreeMap::new(),
+            edge_pools: BTreeMap::new(),
+            by_id: machines.iter().map(|d| (d.id.as_str(), *d)).collect(),
+        };
+        for d in machines.iter().filter(|d| d.alive) {
+            if d.tier == edge_server {
+                m.edge_pools
+                    .entry(d.hardware_class.as_str())
+                    .or_default()
+                    .entry(d.pool.as_str())
+                    .or_default()
+                    .push(d);
+            } else {
+                m.by_class
+                    .entry(d.hardware_class.as_str())
+                    .or_default()
+                    .push(d);
+            }
+        }
+        m
+    }
+
+    /// Machines a slot of class `class` may use for a query from `pool`.
+    fn of_class(&self, class: &str, pool: &str) -> Option<&Vec<&'a DeviceRow>> {
+        self.by_class
+            .get(class)
+            .or_else(|| self.edge_pools.get(class).and_then(|p| p.get(pool)))
+    }
+}
+
+/// The resources of the instance: a device's GPU count and GPU memory, registered on first
+/// use and kept until the next full solve.
+#[derive(Debug, Default)]
+struct Registry {
+    resources: Vec<Resource>,
+    of: HashMap<String, u32>,
+}
+
+impl Registry {
+    /// The index of `device`'s GPU resource (its memory is the next one); its capacities
+    /// are refreshed from the row.
+    fn gpu(&mut self, device: &DeviceRow) -> u32 {
+        let i = match self.of.get(&device.id) {
+            Some(&i) => i,
+            None => {
+                let i = self.resources.len() as u32;
+                for kind in ["gpu", "mem"] {
+                    self.resources.push(Resource {
+                        name: format!("{kind}:{}", device.id),
+                        capacity: 0.0,
+                        pool: 0,
+                    });
+                }
+                self.of.insert(device.id.clone(), i);
+                i
+            }
+        };
+        self.resources[i as usize].capacity = f64::from(device.gpu_count);
+        self.resources[i as usize + 1].capacity = device.gpu_memory_mb.0;
+        i
+    }
+}
+
+/// A partition's bindings between matchings (see the module's documentation).
+#[derive(Debug, Default)]
+pub struct Bindings {
+    entries: HashMap<String, Entry>,
+    registry: Registry,
+}
+
+impl Bindings {
+    /// Decide the members of one partition (those with candidates). `machines` are the
+    /// partition's server machines; `previous` the decisions in force, by query id;
+    /// `changed(id)`: the member changed since the last call. `full`: solve in full and
+    /// rebind every member, rather than repair (see [`MatchSettings::full_every`]; only
+    /// [`Algorithm::Compass`] repairs). The machines must not change between calls that
+    /// are not full.
+    ///
+    /// Returns the decisions that may differ from `previous`: every member bound afresh,
+    /// every member without a decision, and every member whose plan moved. The others'
+    /// decisions stand.
+    pub fn plan(
+        &mut self,
+        members: &[&Member],
+        machines: &[&DeviceRow],
+        previous: &HashMap<String, Decision>,
+        settings: &MatchSettings,
+        full: bool,
+        changed: impl Fn(&str) -> bool,
+    ) -> Vec<Decision> {
+        if full {
+            self.entries.clear();
+            self.registry = Registry::default();
+        } else {
+            let live: HashSet<&str> = members.iter().map(|m| m.query.id.as_str()).collect();
+            self.entries.retain(|id, _| live.contains(id.as_str()));
+        }
+        let machines = Machines::new(machines);
+        let mut fresh = vec![false; members.len()];
+        let mut queries = Vec::with_capacity(members.len());
+        for (i, m) in members.iter().enumerate() {
+            let id = m.query.id.as_str();
+            let entry = match self.entries.get_mut(id) {
+                Some(e) if !changed(id) => e,
+                _ => {
+                    fresh[i] = true;
+                    let prev = previous.get(id).filter(|d| d.assigned());
+                    let e = bind(m, prev, &machines, &mut self.registry, settings);
+                    self.entries.insert(m.query.id.clone(), e);
+                    self.entries.get_mut(id).expect("just inserted")
+                }
+            };
+            queries.push(std::mem::take(&mut entry.demand));
+        }
+        let inst = Instance {
+            resources: std::mem::take(&mut self.registry.resources),
+            queries,
+            mode: settings.mode,
+            churn_penalty: settings.churn_penalty,
+        };
+        let matching = solve(&inst, settings, full);
+        self.registry.resources = inst.resources;
+        let mut out = Vec::new();
+        for (i, ((m, demand), choice)) in members
+            .iter()
+            .zip(inst.queries)
+            .zip(matching.choice)
+            .enumerate()
+        {
+            let id = m.query.id.as_str();
+            let Some(entry) = self.entries.get_mut(id) else {
+                continue;
+            };
+            let moved = choice != demand.current;
+            entry.demand = demand;
+            entry.demand.current = choice;
+            if !(fresh[i] || moved || !previous.contains_key(id)) {
+                continue;
+            }
+            out.push(match choice {
+                Some(c) => {
+                    let b = &entry.options[c as usize];
+                    decide(m, &m.candidates[b.plan], b, |dev| {
+                        machines.by_id.get(dev).map_or(0, |d| d.tier)
+                    })
+                }
+                None if m.candidates.is_empty() => without_candidates(m),
+                None if entry.options.is_empty() => Decision::rejected(
+                    &m.query.id,
+                    &m.query.app_id,
+                    "no candidate meets this query's SLOs",
+                ),
+                None => Decision::rejected(&m.query.id, &m.query.app_id, "not enough capacity"),
+            });
+        }
+        out
+    }
+}
+
+fn solve(inst: &Instance, settings: &MatchSettings, full: bool) -> Matching {
+    match settings.algorithm {
+        Algorithm::Compass if full => greedy::solve(inst, &settings.options),
+        Algorithm::Compass => repair(inst, &settings.options),
+        Algorithm::Vulcan => crate::matching::baselines::vulcan(inst),
+        Algorithm::VideoStorm => crate::matching::baselines::videostorm(inst),
+        Algorithm::Ilp => super::expand::ilp(inst, settings),
+    }
+}
+
+/// Whether a plan in force still matches candidate `t`: same knobs, its devices alive and of
+/// the slots' classes (the source for a source slot), same GPU share.
+fn runs(prev: &Decision, m: &Member, t: &super::search::TierPlan, machines: &Machines) -> bool {
+    prev.operators.len() == t.ops.len()
+        && prev
+            .operators
+            .iter()
+            .zip(&t.ops)
+            .all(|(a, b)| a.knobs == b.knobs)
+        && prev.operators.iter().zip(&t.slots).all(|(a, s)| match s {
+            None => a.device_id == m.source.id,
+            Some(c) => machines
+                .by_id
+                .get(a.device_id.as_str())
+                .is_some_and(|d| d.alive && &d.hardware_class == c),
+        })
+        && prev
+            .operators
+            .first()
+            .is_none_or(|a| a.gpu_share == t.gpu_share || !t.ops[0].dnn)
+}
+
+/// Bind one member's candidates: its options and its demand.
+fn bind(
+    m: &Member,
+    prev: Option<&Decision>,
+    machines: &Machines,
+    registry: &mut Registry,
+    settings: &MatchSettings,
+) -> Entry {
+    let h = spread_hash(&m.query.id);
+    let mut options: Vec<Bound> = Vec::new();
+    for (pi, t) in m.candidates.iter().enumerate() {
+        let p = member_probability(m, t);
+        if settings.mode == Mode::Goodput && p < settings.confidence {
+            continue;
+        }
+        let mut tries: Vec<Vec<String>> = Vec::new();
+        if let Some(prev) = prev.filter(|d| runs(d, m, t, machines)) {
+            tries.push(prev.operators.iter().map(|a| a.device_id.clone()).collect());
+        }
+        for j in 0..settings.spread.max(1) {
+            let mut devices = Vec::with_capacity(t.slots.len());
+            for s in &t.slots {
+                match s {
+                    None => devices.push(m.source.id.clone()),
+                    Some(c) => match machines.of_class(c, &m.source.pool) {
+                        Some(list) if !list.is_empty() => {
+                            devices.push(list[h.wrapping_add(j) % list.len()].id.clone())
+                        }
+                        _ => break,
+                    },
+                }
+            }
+            if devices.len() == t.slots.len() && !tries.contains(&devices) {
+                tries.push(devices);
+            }
+        }
+        options.extend(tries.into_iter().map(|devices| Bound {
+            plan: pi,
+            devices,
+            probability: p,
+        }));
+    }
+    let mut candidates = Vec::with_capacity(options.len());
+    let mut current = None;
+    for (ci, b) in options.iter().enumerate() {
+        let t = &m.candidates[b.plan];
+        let mut uses: BTreeMap<u32, f64> = BTreeMap::new();
+        for (op, dev) in t.ops.iter().zip(&b.devices) {
+            if !op.dnn {
+                continue;
+            }
+            let device = if *dev == m.source.id {
+                Some(&m.source)
+            } else {
+                machines.by_id.get(dev.as_str()).copied()
+            };
+            let Some(device) = device else { continue };
+            let r = registry.gpu(device);
+            *uses.entry(r).or_default() += t.gpu_share.0;
+            *uses.entry(r + 1).or_default() += op.gpu_memory_mb.0;
+        }
+        if let Some(prev) = prev {
+            if prev
+                .operators
+                .iter()
+                .map(|a| &a.device_id)
+                .eq(b.devices.iter())
+                && prev
+                    .operators
+                    .iter()
+                    .zip(&t.ops)
+                    .all(|(a, o)| a.knobs == o.knobs)
+            {
+                current = Some(ci as u32);
+            }
+        }
+        candidates.push(Candidate {
+            uses: uses.into_iter().collect(),
+            cost_usd_per_hour: t.cost_usd_per_hour.0,
+            meets_slo: b.probability >= settings.confidence,
+        });
+    }
+    Entry {
+        options,
+        demand: QueryDemand {
+            id: m.query.id.clone(),
+            weight: m.query.weight.0,
+            candidates,
+            current,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::online::rows::QueryRow;
+    use crate::online::search::{OpChoice, TierPlan};
+    use crate::online::Fx;
+
+    fn device(id: &str, tier: u8, gpus: u32) -> DeviceRow {
+        DeviceRow {
+            id: id.into(),
+            tier,
+            hardware_class: if gpus > 0 {
+                "a10".into()
+            } else {
+                "phone".into()
+            },
+            pool: String::new(),
+            speed: Fx(1.0),
+            gpu_count: gpus,
+            gpu_memory_mb: Fx(24_000.0 * f64::from(gpus)),
+            price_usd_per_hour: Fx(1.0),
+            uplink_mbps: Fx(10.0),
+            rtt_ms: Fx(20.0),
+            alive: true,
+        }
+    }
+
+    /// A member whose one candidate runs a DNN on an `a10` with the given GPU share.
+    fn member(id: usize, share: f64) -> Member {
+        let source = device(&format!("phone-{id}"), 0, 0);
+        Member {
+            query: QueryRow {
+                id: format!("q{id:03}"),
+                app_id: "asr".into(),
+                source_device_id: source.id.clone(),
+                rate_per_s: Fx(1.0),
+                weight: Fx(1.0),
+                latency_ms: Fx(100.0),
+                latency_percentile: Fx(95.0),
+                accuracy_threshold: None,
+                max_cost_usd_per_hour: None,
+                stratum: "s".into(),
+            },
+            higher_is_better: true,
+            source,
+            candidates: vec![TierPlan {
+                config: 1,
+                ops: vec![OpChoice {
+                    name: "dnn".into(),
+                    knobs: vec![("model".into(), "small".into())],
+                    gpu_memory_mb: Fx(4_000.0),
+                    dnn: true,
+                }],
+                slots: vec![Some("a10".into())],
+                gpu_share: Fx(share),
+                latency_ms: Fx(50.0),
+                latency_log_sd: Fx(0.1),
+                accuracy: Fx(f64::NAN),
+                accuracy_sd: Fx(0.0),
+                cost_usd_per_hour: Fx(share),
+                p_feasible: Fx(1.0),
+            }],
+            searching: false,
+        }
+    }
+
+    /// Arrivals and departures epoch by epoch, full solves every fifth: the decisions in
+    /// force never over-commit a machine, every live member has one, and an epoch without
+    /// changes changes nothing.
+    #[test]
+    fn incremental_decisions_keep_capacity_and_cover_every_member() {
+        let servers: Vec<DeviceRow> = (0..3).map(|i| device(&format!("s{i}"), 2, 1)).collect();
+        let machines: Vec<&DeviceRow> = servers.iter().collect();
+        let settings = MatchSettings::default();
+        let mut live: BTreeMap<String, Member> = BTreeMap::new();
+        let mut decided: HashMap<String, Decision> = HashMap::new();
+        let mut bindings = Bindings::default();
+        let mut rng: u64 = 7;
+        let mut next = || {
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (rng >> 33) as usize
+        };
+        for epoch in 0..40 {
+            let mut changed: HashSet<String> = HashSet::new();
+            for _ in 0..3 {
+                let id = next() % 20;
+                let m = member(id, [0.2, 0.3, 0.5][next() % 3]);
+                let key = m.query.id.clone();
+                if live.remove(&key).is_some() {
+                    decided.remove(&key);
+                } else {
+                    live.insert(key.clone(), m);
+                }
+                changed.insert(key);
+            }
+            let members: Vec<&Member> = live.values().collect();
+            let out = bindings.plan(
+                &members,
+                &machines,
+                &decided,
+                &settings,
+                epoch % 5 == 0,
+                |id| changed.contains(id),
+            );
+            for d in out {
+                decided.insert(d.query_id.clone(), d);
+            }
+            assert_eq!(decided.len(), live.len(), "epoch {epoch}");
+            let mut share: HashMap<&str, f64> = HashMap::new();
+            for d in decided.values() {
+                for op in &d.operators {
+                    *share.entry(op.device_id.as_str()).or_default() += op.gpu_share.0;
+                }
+            }
+            for (dev, s) in share {
+                assert!(s <= 1.0 + 1e-9, "epoch {epoch}: {dev} holds {s}");
+            }
+            assert!(decided.values().any(Decision::assigned));
+        }
+        let members: Vec<&Member> = live.values().collect();
+        let out = bindings.plan(&members, &machines, &decided, &settings, false, |_| false);
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    /// A full call decides exactly as `plan_partition` does.
+    #[test]
+    fn a_full_call_is_plan_partition() {
+        let servers: Vec<DeviceRow> = (0..2).map(|i| device(&format!("s{i}"), 2, 1)).collect();
+        let machines: Vec<&DeviceRow> = servers.iter().collect();
+        let members: Vec<Member> = (0..9).map(|i| member(i, 0.3)).collect();
+        let refs: Vec<&Member> = members.iter().collect();
+        let settings = MatchSettings::default();
+        let none = HashMap::new();
+        let mut b = Bindings::default();
+        let got = b.plan(&refs, &machines, &none, &settings, true, |_| false);
+        let want = super::super::expand::plan_partition(&refs, &machines, &none, &settings);
+        assert_eq!(got, want);
+        assert_eq!(got.iter().filter(|d| d.assigned()).count(), 6);
+    }
+}
