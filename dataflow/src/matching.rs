@@ -138,9 +138,10 @@ impl Partition {
             .filter_map(live)
             .filter(|m| !m.candidates.is_empty())
             .collect();
-        let full = self
-            .since_full
-            .is_none_or(|n| n + 1 >= settings.full_every.max(1));
+        let full = matched.len() < settings.repair_above
+            || self
+                .since_full
+                .is_none_or(|n| n + 1 >= settings.full_every.max(1));
         let touched = std::mem::take(&mut self.touched);
         let mut decided = if matched.is_empty() {
             Vec::new()

@@ -11,15 +11,20 @@ use compass_testbed::sim::{Scenario, Simulation};
 
 const WINDOWS: u64 = 4;
 
-/// Drive `constrained-small` in lockstep on one worker; return the inputs fed before each
+/// Drive `constrained-small` in lockstep on one worker (repairing between full solves);
+/// return the inputs fed before each
 /// `advance` and every change, as sortable text.
 fn record() -> (Settings, Vec<Vec<Input>>, Vec<String>) {
     let mut sim =
         Simulation::new(Scenario::named("constrained-small", 5).expect("scenario")).expect("sim");
-    let settings = Settings {
+    let mut settings = Settings {
         hardware_speed: sim.hardware_speed(),
         ..Settings::default()
     };
+    // Repairs between full solves at this size too (by default a partition this small is
+    // always solved in full), so that the comparisons cover the incremental path.
+    settings.matching.repair_above = 0;
+    settings.matching.full_every = 3;
     let s = settings.clone();
     let (log, changes) = timely::execute_directly(move |worker| {
         let mut p = Planner::new(worker, s);

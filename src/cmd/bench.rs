@@ -86,7 +86,10 @@ pub fn settings_for(name: &str, scenario: &str) -> anyhow::Result<Settings> {
         "no-clusters" => s.no_clusters = true,
         "no-matching" => s.matching.algorithm = Algorithm::Vulcan,
         // Every matching a full solve: what the incremental repair between them saves.
-        "full-solve" => s.matching.full_every = 1,
+        "full-solve" => {
+            s.matching.full_every = 1;
+            s.matching.repair_above = usize::MAX;
+        }
         "ilp" if !compass_planners::MILP_AVAILABLE => bail!(
             "the `ilp` planner needs the MILP solver: build with `--features milp` (and the CBC library, Debian `coinor-libcbc-dev`)"
         ),

@@ -9,7 +9,8 @@
 //! - **cost**: serve every query, at least cost.
 //!
 //! Both charge a churn penalty for moving a query off its current plan. [`greedy`] is the
-//! fast online matcher; `milp` (feature `milp`) is the exact oracle it is measured against.
+//! fast online matcher and [`repair`] its incremental step between full solves; `milp`
+//! (feature `milp`) is the exact oracle they are measured against.
 
 pub mod baselines;
 mod exact;

@@ -99,6 +99,10 @@ pub struct MatchSettings {
     /// whenever its machines change; in between it only repairs (`matching::repair`: plans
     /// in force stay, the queries left without one are placed). 1: always in full.
     pub full_every: u32,
+    /// Partitions with fewer members than this (members with candidates) are always solved
+    /// in full: there a full solve costs milliseconds, and a query the repair cannot place
+    /// would wait for the next full solve to make room.
+    pub repair_above: usize,
 }
 
 impl Default for MatchSettings {
@@ -115,6 +119,7 @@ impl Default for MatchSettings {
             },
             ilp_time_limit_s: 10.0,
             full_every: 10,
+            repair_above: 300,
         }
     }
 }
