@@ -91,6 +91,8 @@ pub struct PlannerConfig {
     pub profile_class: String,
     /// Inputs measured per profile request.
     pub profile_inputs: i32,
+    /// Profile requests a cluster's search has out at once (batched proposals).
+    pub profile_batch: usize,
     /// Stop once every input partition has been read to its end and every epoch is closed
     /// (batch replays and tests); a service leaves this off.
     pub exit_when_caught_up: bool,
@@ -115,6 +117,7 @@ impl Default for PlannerConfig {
             cost_mode: false,
             profile_class: crate::embedded::PROFILE_CLASS.into(),
             profile_inputs: 16,
+            profile_batch: 1,
             exit_when_caught_up: false,
             hardware_speed: BTreeMap::new(),
         }
@@ -246,6 +249,9 @@ impl Config {
         }
         if p.epoch_ms == 0 {
             return bad("planner.epoch_ms must be at least 1");
+        }
+        if p.profile_batch == 0 {
+            return bad("planner.profile_batch must be at least 1");
         }
         if p.full_every == 0 {
             return bad("planner.full_every must be at least 1");

@@ -251,7 +251,7 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
         let asks = outcomes
             .clone()
             .flat_map(|(id, o)| {
-                o.next.map(|next| Ask {
+                o.next.into_iter().map(move |next| Ask {
                     app_id: id.app_id.clone(),
                     stratum: id.stratum.clone(),
                     next,
@@ -271,7 +271,7 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
                     higher_is_better: *h,
                     source: d.clone(),
                     candidates: o.candidates.clone(),
-                    searching: o.next.is_some(),
+                    searching: !o.next.is_empty(),
                 }),
             )
         });

@@ -95,6 +95,8 @@ pub fn settings_for(name: &str, scenario: &str) -> anyhow::Result<Settings> {
         ),
         "ilp" => s.matching.algorithm = Algorithm::Ilp,
         "warm-start" => s.search.warm_start = true,
+        // Four profile requests per cluster at once instead of one.
+        "batched" => s.search.profile_batch = 4,
         "no-profiler" => bail!(
             "the `no-profiler` ablation is not built: the dataflow does not use the precision-aware profiler yet"
         ),

@@ -98,6 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     settings.matching.full_every = p.full_every;
+    settings.search.profile_batch = p.profile_batch;
     if p.cost_mode {
         settings = settings.cost_mode();
     }

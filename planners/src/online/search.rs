@@ -91,8 +91,9 @@ pub struct NextProfile {
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Outcome {
     pub candidates: Vec<TierPlan>,
-    /// The configuration worth profiling next, if any.
-    pub next: Option<NextProfile>,
+    /// The configurations worth profiling next (at most `OnlineSettings::profile_batch`,
+    /// all measured in parallel); empty when the search is done.
+    pub next: Vec<NextProfile>,
     pub profiled: u64,
 }
 
@@ -109,6 +110,9 @@ pub struct OnlineSettings {
     /// the embedded scenarios it helped `constrained-small` (+2.8% goodput) and hurt the
     /// demo (−6.6%), see BENCHMARKS.md; `compass bench --planner warm-start` turns it on.
     pub warm_start: bool,
+    /// Profiles a cluster asks for at once (`Search::ask_batch`): more run in parallel, so
+    /// a new cluster reaches candidates in fewer round trips.
+    pub profile_batch: usize,
 }
 
 impl Default for OnlineSettings {
@@ -118,6 +122,7 @@ impl Default for OnlineSettings {
             shares: vec![0.25, 1.0],
             candidates: 6,
             warm_start: false,
+            profile_batch: 1,
         }
     }
 }
@@ -173,12 +178,16 @@ pub fn search_cluster(
             .map(|(c, m)| (c, m.as_slice(), None))
             .chain(observed.iter().map(|(c, m, a)| (c, m.as_slice(), Some(*a)))),
     );
-    let next = search.ask().and_then(|c| {
-        Some(NextProfile {
-            config: u64::try_from(app.index_of(&c).ok()?).ok()?,
-            ops: op_choices(app, &c),
+    let next = search
+        .ask_batch(settings.profile_batch.max(1))
+        .into_iter()
+        .filter_map(|c| {
+            Some(NextProfile {
+                config: u64::try_from(app.index_of(&c).ok()?).ok()?,
+                ops: op_choices(app, &c),
+            })
         })
-    });
+        .collect();
     let candidates = search
         .diverse_candidates(settings.candidates)
         .into_iter()
