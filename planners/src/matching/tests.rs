@@ -4,6 +4,7 @@ use proptest::prelude::*;
 
 use super::greedy::{self, Options};
 use super::random::{self, Spec};
+use super::repair::repair;
 use super::{Instance, Mode};
 
 fn with_random_current(mut inst: Instance, seed: u64) -> Instance {
@@ -37,6 +38,26 @@ proptest! {
         }
         let s = inst.score(&m);
         prop_assert!(s.overloaded.is_empty(), "overloaded: {:?}", s.overloaded);
+    }
+
+    /// The incremental repair keeps capacities too, from any plans in force (which may
+    /// over-commit together: it keeps only those that still fit), in both modes.
+    #[test]
+    fn repair_never_exceeds_capacity(seed in 0u64..10_000, queries in 1usize..120, machines in 1usize..25,
+                                     load in 0.2f64..4.0, cost_mode in any::<bool>(), rounds in 0usize..4) {
+        let mut spec = Spec::new(seed, queries, machines, load);
+        spec.mode = if cost_mode { Mode::Cost } else { Mode::Goodput };
+        let inst = with_random_current(random::instance(&spec), seed);
+        let m = repair(&inst, &Options { rounds, ..Options::default() });
+        prop_assert_eq!(m.choice.len(), inst.queries.len());
+        for (q, c) in m.choice.iter().enumerate() {
+            if let Some(c) = c {
+                prop_assert!((*c as usize) < inst.queries[q].candidates.len());
+            }
+        }
+        let s = inst.score(&m);
+        prop_assert!(s.overloaded.is_empty(), "overloaded: {:?}", s.overloaded);
+        prop_assert_eq!(&m, &repair(&inst, &Options { rounds, ..Options::default() }));
     }
 
     /// Same instance, same matching, on one thread or several.
@@ -76,5 +97,10 @@ fn warm_start_keeps_stable_queries_where_they_are() {
         again.score(&second).churn,
         0,
         "nothing changed, so nothing moves"
+    );
+    assert_eq!(
+        again.score(&repair(&again, &Options::default())).churn,
+        0,
+        "a repair moves nothing either"
     );
 }
