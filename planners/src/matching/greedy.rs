@@ -14,7 +14,9 @@
 //! 4. **Local search.** An unserved query may take a candidate by ejecting one served query
 //!    that moves to another of its candidates (or stays out if it is worth less): an
 //!    ejection chain of depth two (see `local`). Served queries move to a better candidate
-//!    when it fits. Rounds repeat until nothing improves or the round limit is hit.
+//!    when it fits. Rounds repeat until nothing improves or the round limit is hit. On a
+//!    component of `search_once_above` queries or more, the orders are compared after their
+//!    greedy fills and the local search runs once, on the best (it costs several fills).
 //! 5. **Large-neighbourhood search** (goodput mode, only while some servable query is left
 //!    out): unassign a pseudo-random fifth of the served queries and refill with a perturbed
 //!    greedy, or unassign every query served on two resources and refill exactly with a
@@ -48,6 +50,10 @@ pub struct Options {
     /// Node budget of each exact repair in the large-neighbourhood search (see `exact`;
     /// 0: off, every repair is greedy). Deterministic (counted, not timed).
     pub exact_budget: usize,
+    /// Components with at least this many queries compare the greedy orders before local
+    /// search and run it once, on the best: there the local search costs several times the
+    /// greedy fills, and the warm start leaves the orders little to differ in.
+    pub search_once_above: usize,
 }
 
 impl Default for Options {
@@ -59,6 +65,7 @@ impl Default for Options {
             warm_start: true,
             prices: true,
             exact_budget: 2_000,
+            search_once_above: 2_000,
         }
     }
 }
@@ -271,6 +278,7 @@ fn solve_group(
         &[]
     };
     let mut price = HashMap::new();
+    let search_once = group.len() >= opts.search_once_above;
     let mut best: Option<(f64, Vec<f64>, Vec<Option<u32>>)> = None;
     for (k, &order) in plain.iter().chain(priced).enumerate() {
         for (i, &r) in touched.iter().enumerate() {
@@ -289,9 +297,11 @@ fn solve_group(
             price = prices::prices(inst, group, residual, worth, |q| choice[q].is_none());
         }
         fill_goodput(inst, group, scale, order, &price, residual, choice);
-        for _ in 0..opts.rounds {
-            if !improve(inst, group, scale, residual, choice) {
-                break;
+        if !search_once {
+            for _ in 0..opts.rounds {
+                if !improve(inst, group, scale, residual, choice) {
+                    break;
+                }
             }
         }
         let value = objective(choice);
@@ -311,6 +321,14 @@ fn solve_group(
     }
     for (i, &q) in group.iter().enumerate() {
         choice[q] = ch[i];
+    }
+    if search_once {
+        for _ in 0..opts.rounds {
+            if !improve(inst, group, scale, residual, choice) {
+                break;
+            }
+        }
+        best_value = objective(choice);
     }
     let starved_now = starved(inst, group.iter().map(|&q| (q, choice[q])), worth);
     // Large-neighbourhood search: destroy (a pseudo-random fifth of the served queries, or

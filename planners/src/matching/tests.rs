@@ -104,3 +104,28 @@ fn warm_start_keeps_stable_queries_where_they_are() {
         "a repair moves nothing either"
     );
 }
+
+/// One large component (every machine in one pool): the local search runs once, on the
+/// best greedy order; capacities hold and goodput stays within 1% of searching every order.
+#[test]
+fn a_large_component_searches_once_and_keeps_capacity() {
+    let mut spec = Spec::new(11, 2_500, 100, 3.0);
+    spec.machines_per_pool = 100;
+    let inst = random::instance(&spec);
+    let once = greedy::solve(&inst, &Options::default());
+    let every = greedy::solve(
+        &inst,
+        &Options {
+            search_once_above: usize::MAX,
+            ..Options::default()
+        },
+    );
+    let (a, b) = (inst.score(&once), inst.score(&every));
+    assert!(a.overloaded.is_empty(), "{:?}", a.overloaded);
+    assert!(
+        a.goodput >= 0.99 * b.goodput,
+        "{} vs {}",
+        a.goodput,
+        b.goodput
+    );
+}
