@@ -23,7 +23,7 @@
 //!    budgeted branch and bound (`exact`); then local search; keep the result if it is
 //!    better. A work budget counted in
 //!    (query, candidate) pairs is shared among components by size, so small instances get
-//!    many iterations and large ones few or none; a component stops after 60 iterations
+//!    many iterations and large ones few or none; a component stops after 20 iterations
 //!    without improvement.
 //!
 //! Every step keeps capacities: the result never over-commits a resource.
@@ -466,7 +466,7 @@ const EXACT_MAX_QUERIES: usize = 24;
 const MAX_LNS_ITERATIONS: usize = 300;
 
 /// Stop a component's search after this many iterations without improvement.
-const MAX_STALE_ITERATIONS: usize = 60;
+const MAX_STALE_ITERATIONS: usize = 20;
 
 pub(super) fn fill_goodput(
     inst: &Instance,
