@@ -213,6 +213,30 @@ fn jitter(q: usize, c: usize) -> f64 {
     0.75 + (z >> 11) as f64 / (1u64 << 53) as f64 * 0.5
 }
 
+/// Warm start: each query of `queries`, in order, keeps its current candidate while that is
+/// worth serving and still fits in `residual`.
+pub(super) fn keep_current(
+    inst: &Instance,
+    queries: impl Iterator<Item = usize>,
+    scale: f64,
+    residual: &mut [f64],
+    choice: &mut [Option<u32>],
+) {
+    for q in queries {
+        let Some(cur) = inst.queries[q].current else {
+            continue;
+        };
+        let c = cur as usize;
+        if c < inst.queries[q].candidates.len()
+            && inst.value(q, c, scale) - inst.unserved_value(q, scale) > 0.0
+            && inst.fits(residual, q, c)
+        {
+            inst.take(residual, q, c, 1.0);
+            choice[q] = Some(cur);
+        }
+    }
+}
+
 fn solve_group(
     inst: &Instance,
     group: &[usize],
@@ -223,18 +247,7 @@ fn solve_group(
 ) {
     let worth = |q: usize, c: usize| inst.value(q, c, scale) - inst.unserved_value(q, scale);
     if opts.warm_start {
-        for &q in group {
-            if let Some(cur) = inst.queries[q].current {
-                let c = cur as usize;
-                if c < inst.queries[q].candidates.len()
-                    && worth(q, c) > 0.0
-                    && inst.fits(residual, q, c)
-                {
-                    inst.take(residual, q, c, 1.0);
-                    choice[q] = Some(cur);
-                }
-            }
-        }
+        keep_current(inst, group.iter().copied(), scale, residual, choice);
     }
     if inst.mode == Mode::Cost {
         fill_cost(inst, group, scale, residual, choice);

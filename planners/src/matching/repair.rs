@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use super::greedy::{fill_cost, fill_goodput, Options, Order};
+use super::greedy::{fill_cost, fill_goodput, keep_current, Options, Order};
 use super::local::improve_among;
 use super::{Instance, Matching, Mode};
 
@@ -28,16 +28,14 @@ pub fn repair(inst: &Instance, opts: &Options) -> Matching {
     let scale = inst.goodput_scale();
     let mut residual: Vec<f64> = inst.resources.iter().map(|r| r.capacity).collect();
     let mut choice: Vec<Option<u32>> = vec![None; inst.queries.len()];
+    keep_current(
+        inst,
+        0..inst.queries.len(),
+        scale,
+        &mut residual,
+        &mut choice,
+    );
     let worth = |q: usize, c: usize| inst.value(q, c, scale) - inst.unserved_value(q, scale);
-    for (q, query) in inst.queries.iter().enumerate() {
-        if let Some(cur) = query.current {
-            let c = cur as usize;
-            if c < query.candidates.len() && worth(q, c) > 0.0 && inst.fits(&residual, q, c) {
-                inst.take(&mut residual, q, c, 1.0);
-                choice[q] = Some(cur);
-            }
-        }
-    }
     let movers: Vec<usize> = (0..inst.queries.len())
         .filter(|&q| {
             choice[q].is_none() && (0..inst.queries[q].candidates.len()).any(|c| worth(q, c) > 0.0)

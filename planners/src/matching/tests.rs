@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use super::greedy::{self, Options};
 use super::random::{self, Spec};
 use super::repair::repair;
-use super::{Instance, Mode};
+use super::{Instance, Matching, Mode};
 
 fn with_random_current(mut inst: Instance, seed: u64) -> Instance {
     for (i, q) in inst.queries.iter_mut().enumerate() {
@@ -15,6 +15,19 @@ fn with_random_current(mut inst: Instance, seed: u64) -> Instance {
         }
     }
     inst
+}
+
+/// One choice per query, each naming a real candidate, and no resource over capacity.
+fn valid_and_within_capacity(inst: &Instance, m: &Matching) -> Result<(), TestCaseError> {
+    prop_assert_eq!(m.choice.len(), inst.queries.len());
+    for (q, c) in m.choice.iter().enumerate() {
+        if let Some(c) = c {
+            prop_assert!((*c as usize) < inst.queries[q].candidates.len());
+        }
+    }
+    let s = inst.score(m);
+    prop_assert!(s.overloaded.is_empty(), "overloaded: {:?}", s.overloaded);
+    Ok(())
 }
 
 proptest! {
@@ -30,14 +43,7 @@ proptest! {
         spec.mode = if cost_mode { Mode::Cost } else { Mode::Goodput };
         let inst = with_random_current(random::instance(&spec), seed);
         let m = greedy::solve(&inst, &Options { rounds, threads: 1, warm_start: warm, ..Options::default() });
-        prop_assert_eq!(m.choice.len(), inst.queries.len());
-        for (q, c) in m.choice.iter().enumerate() {
-            if let Some(c) = c {
-                prop_assert!((*c as usize) < inst.queries[q].candidates.len());
-            }
-        }
-        let s = inst.score(&m);
-        prop_assert!(s.overloaded.is_empty(), "overloaded: {:?}", s.overloaded);
+        valid_and_within_capacity(&inst, &m)?;
     }
 
     /// The incremental repair keeps capacities too, from any plans in force (which may
@@ -49,14 +55,7 @@ proptest! {
         spec.mode = if cost_mode { Mode::Cost } else { Mode::Goodput };
         let inst = with_random_current(random::instance(&spec), seed);
         let m = repair(&inst, &Options { rounds, ..Options::default() });
-        prop_assert_eq!(m.choice.len(), inst.queries.len());
-        for (q, c) in m.choice.iter().enumerate() {
-            if let Some(c) = c {
-                prop_assert!((*c as usize) < inst.queries[q].candidates.len());
-            }
-        }
-        let s = inst.score(&m);
-        prop_assert!(s.overloaded.is_empty(), "overloaded: {:?}", s.overloaded);
+        valid_and_within_capacity(&inst, &m)?;
         prop_assert_eq!(&m, &repair(&inst, &Options { rounds, ..Options::default() }));
     }
 

@@ -148,9 +148,6 @@ impl Bindings {
         if full {
             self.entries.clear();
             self.registry = Registry::default();
-        } else {
-            let live: HashSet<&str> = members.iter().map(|m| m.query.id.as_str()).collect();
-            self.entries.retain(|id, _| live.contains(id.as_str()));
         }
         let machines = Machines::new(machines);
         let mut fresh = vec![false; members.len()];
@@ -168,6 +165,11 @@ impl Bindings {
                 }
             };
             queries.push(std::mem::take(&mut entry.demand));
+        }
+        // Every member now has an entry; more entries than members means some left.
+        if self.entries.len() > members.len() {
+            let live: HashSet<&str> = members.iter().map(|m| m.query.id.as_str()).collect();
+            self.entries.retain(|id, _| live.contains(id.as_str()));
         }
         let inst = Instance {
             resources: std::mem::take(&mut self.registry.resources),
