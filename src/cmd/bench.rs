@@ -119,6 +119,15 @@ const STEADY_EPOCHS: usize = 50;
 const STEADY_PER_EPOCH: usize = 4_000;
 const STEADY_LIVE: usize = 10_000;
 
+/// The scenario of `args` and the settings of planner `name`, with `--partitions` applied.
+fn setup(args: &Args, name: &str) -> anyhow::Result<(Scenario, Settings)> {
+    let scenario = Scenario::named(&args.scenario, args.seed)
+        .with_context(|| format!("unknown scenario `{}`", args.scenario))?;
+    let mut settings = settings_for(name, &args.scenario)?;
+    settings.partitions = args.partitions.max(1);
+    Ok((scenario, settings))
+}
+
 /// `--throughput N`: for each named planner (default compass), record its run, then replay
 /// it on 1 and N workers; every row in one run, side by side.
 fn throughput(args: &Args, workers: usize) -> anyhow::Result<ExitCode> {
@@ -128,10 +137,7 @@ fn throughput(args: &Args, workers: usize) -> anyhow::Result<ExitCode> {
     let mut rows = Vec::new();
     let mut recorded_wall = serde_json::Map::new();
     for name in names.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let scenario = Scenario::named(&args.scenario, args.seed)
-            .with_context(|| format!("unknown scenario `{}`", args.scenario))?;
-        let mut settings = settings_for(name, &args.scenario)?;
-        settings.partitions = args.partitions.max(1);
+        let (scenario, settings) = setup(args, name)?;
         eprintln!("recording {name} on {}:", args.scenario);
         let recorded = embedded::run_recorded(
             scenario,
@@ -197,10 +203,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| default_planners(&args.scenario).to_string());
     let mut ilp = None;
     for name in planners.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let scenario = Scenario::named(&args.scenario, args.seed)
-            .with_context(|| format!("unknown scenario `{}`", args.scenario))?;
-        let mut settings = settings_for(name, &args.scenario)?;
-        settings.partitions = args.partitions.max(1);
+        let (scenario, settings) = setup(&args, name)?;
         eprintln!("{name}:");
         let r = embedded::run(
             scenario,

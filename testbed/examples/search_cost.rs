@@ -31,7 +31,7 @@ use std::io::Write;
 use compass_planners::model::{enumerate_plans, OperatorModel, Plan, Query, Tier};
 use compass_planners::search::bo::{Search, Settings};
 use compass_planners::search::vulcan::Vulcan;
-use compass_schemas::{ProfileRequest, QuerySpec, Slo, StratumQuota};
+use compass_schemas::{ProfileRequest, StratumQuota};
 use compass_testbed::catalog;
 use compass_testbed::fleet::{self, FleetSpec, Tables};
 use compass_testbed::truth::GroundTruth;
@@ -127,19 +127,7 @@ fn table(
             for &user in users {
                 // The same conversion as a trace's arrival, on the application's first
                 // data stratum.
-                let spec_q = QuerySpec {
-                    app_id: spec.app_id.clone(),
-                    source_device_id: devices[user].id.clone(),
-                    rate_per_s: spec.rate_per_s,
-                    weight: 1.0,
-                    slo: Slo {
-                        latency_ms: class.latency_ms,
-                        latency_percentile: 95.0,
-                        accuracy_threshold: class.accuracy_threshold,
-                        max_cost_usd_per_hour: class.max_cost_usd_per_hour,
-                    },
-                    data_stratum: spec.strata[0].name.clone(),
-                };
+                let spec_q = spec.query_spec(class, &devices[user].id, &spec.strata[0].name);
                 let id = format!("{}-{}", class.name, devices[user].hardware_class);
                 let query = Query::from_spec(&id, &spec_q, spec.higher_is_better);
                 let mut places = vec![user];

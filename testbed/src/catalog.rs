@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use compass_schemas::{Application, Knob, KnobChoice, Operator, OperatorKind, Tier};
+use compass_schemas::{
+    Application, Knob, KnobChoice, Operator, OperatorKind, QuerySpec, Slo, Tier,
+};
 use serde::Deserialize;
 
 /// The applications shipped with the testbed, compiled in.
@@ -146,6 +148,25 @@ fn one() -> f64 {
 }
 
 impl AppSpec {
+    /// The query a user of this application asks from `source_device_id` with SLO class
+    /// `class` on data stratum `stratum` (weight 1, p95 latency), as a trace's arrival
+    /// carries it.
+    pub fn query_spec(&self, class: &SloClass, source_device_id: &str, stratum: &str) -> QuerySpec {
+        QuerySpec {
+            app_id: self.app_id.clone(),
+            source_device_id: source_device_id.to_string(),
+            rate_per_s: self.rate_per_s,
+            weight: 1.0,
+            slo: Slo {
+                latency_ms: class.latency_ms,
+                latency_percentile: 95.0,
+                accuracy_threshold: class.accuracy_threshold,
+                max_cost_usd_per_hour: class.max_cost_usd_per_hour,
+            },
+            data_stratum: stratum.to_string(),
+        }
+    }
+
     /// Parse and check one application file's text.
     pub fn parse(file: &str, text: &str) -> Result<Self, CatalogError> {
         let spec: AppSpec = toml::from_str(text).map_err(|e| CatalogError::Parse {

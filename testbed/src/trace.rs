@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use compass_planners::model::Device;
-use compass_schemas::{QueryEvent, QueryEventKind, QuerySpec, Slo, Tier};
+use compass_schemas::{QueryEvent, QueryEventKind, Tier};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
@@ -232,19 +232,7 @@ pub fn generate(
             query_id: id.clone(),
             kind: QueryEventKind::Arrive,
             event_time_ms: ms(t),
-            spec: Some(QuerySpec {
-                app_id: truth.spec.app_id.clone(),
-                source_device_id: device.id.clone(),
-                rate_per_s: truth.spec.rate_per_s,
-                weight: 1.0,
-                slo: Slo {
-                    latency_ms: class.latency_ms,
-                    latency_percentile: 95.0,
-                    accuracy_threshold: class.accuracy_threshold,
-                    max_cost_usd_per_hour: class.max_cost_usd_per_hour,
-                },
-                data_stratum: stratum,
-            }),
+            spec: Some(truth.spec.query_spec(class, &device.id, &stratum)),
         });
         let leave = t + exp(&mut rng, 1.0 / spec.mean_lifetime_s);
         if leave < spec.duration_s {
