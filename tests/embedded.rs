@@ -61,3 +61,47 @@ fn the_same_seed_gives_the_same_decisions() {
         "a different seed should change something"
     );
 }
+
+/// On a simulated profiling pool, profiling takes time: the pool never does more GPU-seconds
+/// than it has, and a query planned alone on profiles of its own asks for more of them and
+/// waits longer for a plan than one whose cluster shares them.
+#[test]
+fn a_profiling_pool_makes_searches_take_time() {
+    let gpus = 2;
+    let mut s = small(3);
+    s.profile_gpus = Some(gpus);
+    let seconds = s.trace.duration_s;
+    let shared = go(s.clone(), Settings::default());
+    let alone = go(
+        s,
+        Settings {
+            per_query_profiles: true,
+            ..Settings::default()
+        },
+    );
+    for r in [&shared, &alone] {
+        assert!(r.profiles > 0);
+        assert!(
+            r.profile_gpu_seconds <= gpus as f64 * seconds + 1e-6,
+            "{} GPU-s on {gpus} GPUs in {seconds} s",
+            r.profile_gpu_seconds
+        );
+        assert!(r.overcommitted.is_empty() && r.uncovered == 0);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    assert!(
+        alone.profiles > shared.profiles,
+        "per-query profiles {} vs shared {}",
+        alone.profiles,
+        shared.profiles
+    );
+    assert!(
+        mean(&alone.plan_wait_s) > mean(&shared.plan_wait_s),
+        "waits: alone {:?}, shared {:?}",
+        mean(&alone.plan_wait_s),
+        mean(&shared.plan_wait_s)
+    );
+    // Instant profiling, for contrast: the first search's profiles come back at once.
+    let instant = go(small(3), Settings::default());
+    assert!(instant.plan_wait_s.contains(&0.0));
+}

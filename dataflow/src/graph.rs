@@ -35,6 +35,7 @@ use timely::dataflow::operators::{Exchange, Inspect, Probe, ToStream};
 
 use crate::log::fnv;
 use crate::matching::{match_partitions, Item};
+use crate::records;
 use crate::settings::Settings;
 
 /// An application as the collection holds it: its JSON text (the record has floats and no
@@ -59,6 +60,9 @@ impl AppEntry {
 pub struct Ask {
     pub app_id: String,
     pub stratum: String,
+    /// Whose search reads the answer: empty for every search of the application, else the
+    /// one query whose search asked ([`Settings::per_query_profiles`]).
+    pub scope: String,
     pub next: NextProfile,
 }
 
@@ -144,11 +148,22 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
         let (devices_in, devices) = scope.new_collection::<(String, DeviceRow), isize>();
         let (samples_in, samples) = scope.new_collection::<((String, u64), SampleRow), isize>();
 
-        // Statistics per (application, configuration), folded from the distinct samples in
-        // their sorted order: independent of arrival order and of which worker read them.
-        let stats = samples.reduce(|_, rows, out| {
-            out.push((ConfigStats::fold(rows.iter().map(|(r, _)| *r)), 1isize));
-        });
+        // Statistics per (application, scope, configuration), folded from the distinct
+        // samples in their sorted order: independent of arrival order and of which worker
+        // read them. The scope is empty unless each query reads only its own profiles.
+        let per_query = s.per_query_profiles;
+        let stats = samples
+            .map(move |((app, cfg), row)| {
+                let scope = if per_query {
+                    records::scope_of(&app, cfg, &row.stratum, row.request_id.as_deref())
+                } else {
+                    String::new()
+                };
+                ((app, scope, cfg), row)
+            })
+            .reduce(|_, rows, out| {
+                out.push((ConfigStats::fold(rows.iter().map(|(r, _)| *r)), 1isize));
+            });
 
         // Queries meet their application (accuracy direction) and source device.
         let by_app = queries.map(|(_, q)| (q.app_id.clone(), q));
@@ -166,7 +181,7 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
             .clone()
             .antijoin(device_ids)
             .map(|(_, (q, _))| Decision::rejected(&q.id, &q.app_id, "unknown source device"));
-        let (buckets, solo) = (s.buckets, s.no_clusters);
+        let (buckets, solo) = (s.buckets, s.no_clusters || s.per_query_profiles);
         let members = known.join_map(devices.clone(), move |_, (q, h), d| {
             let mut id = cluster_of(q, *h, d, &buckets);
             if solo {
@@ -200,11 +215,19 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
                 ))
             });
 
-        // Statistics per application, empty for an application never profiled.
-        let stats_by_app = apps
+        // Statistics per (application, scope), empty for a scope never profiled.
+        let scope = move |id: &ClusterId| {
+            if per_query {
+                id.solo.clone()
+            } else {
+                String::new()
+            }
+        };
+        let stats_by_scope = specs
             .clone()
-            .map(|(id, _)| (id, None))
-            .concat(stats.map(|((app, cfg), st)| (app, Some((cfg, st)))))
+            .map(move |(id, _)| ((id.app_id.clone(), scope(&id)), None))
+            .distinct()
+            .concat(stats.map(|((app, sc, cfg), st)| ((app, sc), Some((cfg, st)))))
             .reduce(|_, vals, out| {
                 let v: Vec<(u64, ConfigStats)> =
                     vals.iter().filter_map(|(x, _)| (*x).clone()).collect();
@@ -215,10 +238,13 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
         // server classes change.
         let search_in = specs
             .map(|(id, spec)| (id.app_id.clone(), (id, spec)))
-            .join_map(apps, |_, (id, spec), e| {
-                (id.app_id.clone(), (id.clone(), spec.clone(), e.clone()))
+            .join_map(apps, move |_, (id, spec), e| {
+                (
+                    (id.app_id.clone(), scope(id)),
+                    (id.clone(), spec.clone(), e.clone()),
+                )
             })
-            .join_map(stats_by_app, |_, (id, spec, e), st| {
+            .join_map(stats_by_scope, |_, (id, spec, e), st| {
                 ((), (id.clone(), spec.clone(), e.clone(), st.clone()))
             })
             .join_map(servers, |_, (id, spec, e, st), sv| {
@@ -250,10 +276,12 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
 
         let asks = outcomes
             .clone()
-            .flat_map(|(id, o)| {
+            .flat_map(move |(id, o)| {
+                let sc = scope(&id);
                 o.next.into_iter().map(move |next| Ask {
                     app_id: id.app_id.clone(),
                     stratum: id.stratum.clone(),
+                    scope: sc.clone(),
                     next,
                 })
             })

@@ -70,9 +70,30 @@ pub fn withdrawal(epoch: u64, query_id: &str, decided_at_ms: i64) -> Assignment 
     }
 }
 
+/// A profile request's id: `app:config:stratum`, then `@scope` for a search that reads only
+/// its own profiles ([`crate::Settings::per_query_profiles`]).
+pub fn request_id(app_id: &str, config: u64, stratum: &str, scope: &str) -> String {
+    if scope.is_empty() {
+        format!("{app_id}:{config}:{stratum}")
+    } else {
+        format!("{app_id}:{config}:{stratum}@{scope}")
+    }
+}
+
+/// The scope of the request a sample answers (empty: shared by every search). Read after
+/// the prefix the sample's own application, configuration and stratum give (a sample carries
+/// its request's), so an `@` inside an id is not taken for the separator.
+pub fn scope_of(app_id: &str, config: u64, stratum: &str, request_id: Option<&str>) -> String {
+    let prefix = format!("{app_id}:{config}:{stratum}@");
+    request_id
+        .and_then(|r| r.strip_prefix(&prefix))
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The profile request for a search's ask, to be measured on `hardware_class` with `inputs`
-/// inputs of the ask's stratum. The id names application, configuration and stratum, so
-/// the same ask made twice is recognisably the same request.
+/// inputs of the ask's stratum. The id names application, configuration, stratum and the
+/// scope, so the same ask made twice is recognisably the same request.
 pub fn profile_request(
     epoch: u64,
     ask: &Ask,
@@ -81,7 +102,7 @@ pub fn profile_request(
     event_time_ms: i64,
 ) -> ProfileRequest {
     ProfileRequest {
-        request_id: format!("{}:{}:{}", ask.app_id, ask.next.config, ask.stratum),
+        request_id: request_id(&ask.app_id, ask.next.config, &ask.stratum, &ask.scope),
         app_id: ask.app_id.clone(),
         hardware_class: hardware_class.to_string(),
         operators: ask
@@ -123,5 +144,22 @@ pub fn record_of(c: &Change, hardware_class: &str, inputs: i32, now_ms: i64) -> 
         Change::Profile { epoch, ask } => {
             Outbound::Request(profile_request(*epoch, ask, hardware_class, inputs, now_ms))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_carry_their_scope() {
+        let shared = request_id("app:x", 7, "clean@home", "");
+        assert_eq!(shared, "app:x:7:clean@home");
+        assert_eq!(scope_of("app:x", 7, "clean@home", Some(&shared)), "");
+        let own = request_id("app:x", 7, "clean@home", "q@1");
+        assert_eq!(scope_of("app:x", 7, "clean@home", Some(&own)), "q@1");
+        // A sample of another configuration does not read as this scope.
+        assert_eq!(scope_of("app:x", 8, "clean@home", Some(&own)), "");
+        assert_eq!(scope_of("app:x", 7, "clean@home", None), "");
     }
 }

@@ -23,6 +23,11 @@ pub struct Settings {
     pub hardware_speed: BTreeMap<String, f64>,
     /// Turn off the similarity clusters: every query is its own cluster (ablation).
     pub no_clusters: bool,
+    /// Each query is planned alone on the profiles made for it (Vulcan's way): every query is
+    /// its own cluster and its search reads only samples answering its own requests. Off:
+    /// every search of an application shares every measurement of it. The samples of a
+    /// departed query stay in the collection (nothing retracts samples).
+    pub per_query_profiles: bool,
     /// Plan on one server tier only (VideoStorm's setting).
     pub single_tier: Option<compass_schemas::Tier>,
     /// Epochs without telemetry after which a server (not an edge device, which reports
@@ -40,6 +45,7 @@ impl Default for Settings {
             profile_inputs: 16,
             hardware_speed: BTreeMap::new(),
             no_clusters: false,
+            per_query_profiles: false,
             single_tier: None,
             machine_timeout_epochs: 0,
         }

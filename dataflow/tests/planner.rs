@@ -36,22 +36,31 @@ fn depart(id: &str) -> QueryEvent {
     }
 }
 
+/// The constrained-small world of seed 2.
+fn world() -> Simulation {
+    Simulation::new(Scenario::named("constrained-small", 2).expect("scenario")).expect("sim")
+}
+
+/// Tell the planner the world's applications and machines.
+fn introduce(p: &mut Planner, sim: &Simulation) {
+    for a in sim.applications() {
+        p.app(&a);
+    }
+    for t in sim.initial_telemetry() {
+        p.telemetry(&t).expect("telemetry");
+    }
+}
+
 #[test]
 fn arrivals_departures_and_bad_queries() {
-    let mut sim =
-        Simulation::new(Scenario::named("constrained-small", 2).expect("scenario")).expect("sim");
+    let mut sim = world();
     let settings = Settings {
         hardware_speed: sim.hardware_speed(),
         ..Settings::default()
     };
     timely::execute_directly(move |worker| {
         let mut p = Planner::new(worker, settings);
-        for a in sim.applications() {
-            p.app(&a);
-        }
-        for t in sim.initial_telemetry() {
-            p.telemetry(&t).expect("telemetry");
-        }
+        introduce(&mut p, &sim);
         p.query(&arrive("good", "speech-recognition", "edge-0"))
             .expect("query");
         p.query(&arrive("no-app", "no-such-app", "edge-0"))
@@ -115,6 +124,7 @@ fn arrivals_departures_and_bad_queries() {
                 &compass_dataflow::graph::Ask {
                     app_id: "speech-recognition".into(),
                     stratum: "clean".into(),
+                    scope: String::new(),
                     next: compass_planners::online::search::NextProfile {
                         config: 0,
                         ops: Vec::new(),
@@ -129,5 +139,65 @@ fn arrivals_departures_and_bad_queries() {
             s.app_id = "no-such-app".into();
             assert!(p.sample(s).is_err());
         }
+    });
+}
+
+/// With `per_query_profiles` each query's search reads only the samples of its own requests:
+/// answering one query's requests never moves the other's search, and answering the other's
+/// moves it on.
+#[test]
+fn per_query_profiles_are_not_shared() {
+    let mut sim = world();
+    let settings = Settings {
+        hardware_speed: sim.hardware_speed(),
+        per_query_profiles: true,
+        ..Settings::default()
+    };
+    timely::execute_directly(move |worker| {
+        let mut p = Planner::new(worker, settings);
+        introduce(&mut p, &sim);
+        p.query(&arrive("a", "speech-recognition", "edge-0"))
+            .expect("query");
+        p.query(&arrive("b", "speech-recognition", "edge-0"))
+            .expect("query");
+        // Answer only a's requests; keep b's for later.
+        let (mut asks_a, mut held_b) = (0, Vec::new());
+        for _ in 0..12 {
+            let mut answered = false;
+            for c in p.advance(worker) {
+                let Change::Profile { epoch, ask } = c else {
+                    continue;
+                };
+                let req =
+                    compass_dataflow::records::profile_request(epoch, &ask, "a100-80gb", 16, 0);
+                match ask.scope.as_str() {
+                    "a" => {
+                        assert!(req.request_id.ends_with("@a"), "{}", req.request_id);
+                        asks_a += 1;
+                        answered = true;
+                        for s in sim.answer(&req).expect("answer") {
+                            p.sample(&s).expect("sample");
+                        }
+                    }
+                    "b" => held_b.push(req),
+                    other => panic!("an ask of scope `{other}`"),
+                }
+            }
+            if !answered {
+                break;
+            }
+        }
+        assert!(asks_a >= 3, "a's search asked only {asks_a} times");
+        // b's search saw none of a's samples: it still asks for its first profile only.
+        assert_eq!(held_b.len(), 1, "b asked {held_b:?}");
+        for s in sim.answer(&held_b[0]).expect("answer") {
+            p.sample(&s).expect("sample");
+        }
+        let next_b = p
+            .advance(worker)
+            .into_iter()
+            .filter(|c| matches!(c, Change::Profile { ask, .. } if ask.scope == "b"))
+            .count();
+        assert!(next_b >= 1, "b's own sample did not move its search");
     });
 }

@@ -40,12 +40,35 @@ pub struct Args {
     /// go, and report input records per second.
     #[arg(long, value_name = "N")]
     pub throughput: Option<usize>,
+    /// Answer profile requests on N simulated reference GPUs, so that profiling takes
+    /// simulated time (a query waits for its search's profiles before it has a plan).
+    /// Default: every request answered at once.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub profile_gpus: Option<u64>,
 }
 
+/// Percentiles of a sample; `null` in JSON (and `–` in the table) when it is empty.
 #[derive(Serialize)]
 struct Latency {
-    p50: f64,
-    p99: f64,
+    p50: Option<f64>,
+    p99: Option<f64>,
+}
+
+impl Latency {
+    fn of(xs: &[f64]) -> Self {
+        let p = |q: f64| (!xs.is_empty()).then(|| percentile(xs, q));
+        Latency {
+            p50: p(50.0),
+            p99: p(99.0),
+        }
+    }
+
+    fn cell(&self, digits: usize) -> String {
+        match (self.p50, self.p99) {
+            (Some(a), Some(b)) => format!("{a:.digits$} / {b:.digits$}"),
+            _ => "–".into(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -54,6 +77,10 @@ struct PlannerResult {
     slo_attainment: f64,
     cost_usd: f64,
     planning_latency_ms: Latency,
+    /// Arrival → first plan in simulated seconds (non-zero when profiling takes time).
+    time_to_plan_s: Latency,
+    /// Queries never assigned a plan.
+    never_planned: u64,
     profiles: u64,
     profile_gpu_seconds: f64,
     churn: usize,
@@ -64,6 +91,9 @@ struct PlannerResult {
 struct Report {
     scenario: String,
     seed: u64,
+    /// Simulated profiling GPUs; absent: profiles answered at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile_gpus: Option<u64>,
     planners: BTreeMap<String, PlannerResult>,
 }
 
@@ -75,8 +105,9 @@ pub fn settings_for(name: &str, scenario: &str) -> anyhow::Result<Settings> {
     }
     match name {
         "compass" => {}
+        // Each query planned alone, on profiles of its own, taking its own best plan.
         "vulcan" => {
-            s.no_clusters = true;
+            s.per_query_profiles = true;
             s.matching.algorithm = Algorithm::Vulcan;
         }
         "videostorm" => {
@@ -121,8 +152,9 @@ const STEADY_LIVE: usize = 10_000;
 
 /// The scenario of `args` and the settings of planner `name`, with `--partitions` applied.
 fn setup(args: &Args, name: &str) -> anyhow::Result<(Scenario, Settings)> {
-    let scenario = Scenario::named(&args.scenario, args.seed)
+    let mut scenario = Scenario::named(&args.scenario, args.seed)
         .with_context(|| format!("unknown scenario `{}`", args.scenario))?;
+    scenario.profile_gpus = args.profile_gpus.map(|n| n as usize);
     let mut settings = settings_for(name, &args.scenario)?;
     settings.partitions = args.partitions.max(1);
     Ok((scenario, settings))
@@ -227,6 +259,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = Report {
         scenario: args.scenario.clone(),
         seed: args.seed,
+        profile_gpus: args.profile_gpus,
         planners: results
             .iter()
             .map(|(n, r)| {
@@ -236,10 +269,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         goodput: r.goodput,
                         slo_attainment: r.slo_attainment,
                         cost_usd: r.cost_usd,
-                        planning_latency_ms: Latency {
-                            p50: percentile(&r.latency_ms, 50.0),
-                            p99: percentile(&r.latency_ms, 99.0),
-                        },
+                        planning_latency_ms: Latency::of(&r.latency_ms),
+                        time_to_plan_s: Latency::of(&r.plan_wait_s),
+                        never_planned: r.never_planned,
                         profiles: r.profiles,
                         profile_gpu_seconds: r.profile_gpu_seconds,
                         churn: r.churn,
@@ -252,17 +284,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("writing {}", args.json.display()))?;
     let mut md = format!(
-        "| planner ({}, seed {}) | goodput | SLO attainment | cost USD | latency p50/p99 ms | profiles | GPU-s | churn | wall s |\n|---|---|---|---|---|---|---|---|---|\n",
+        "| planner ({}, seed {}) | goodput | SLO attainment | cost USD | latency p50/p99 ms | time to plan p50/p99 s | never planned | profiles | GPU-s | churn | wall s |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
         args.scenario, args.seed
     );
     for (n, r) in &results {
         md.push_str(&format!(
-            "| {n} | {:.1} | {:.1}% | {:.2} | {:.1} / {:.1} | {} | {:.0} | {} | {:.1} |\n",
+            "| {n} | {:.1} | {:.1}% | {:.2} | {} | {} | {} | {} | {:.0} | {} | {:.1} |\n",
             r.goodput,
             100.0 * r.slo_attainment,
             r.cost_usd,
-            percentile(&r.latency_ms, 50.0),
-            percentile(&r.latency_ms, 99.0),
+            Latency::of(&r.latency_ms).cell(1),
+            Latency::of(&r.plan_wait_s).cell(1),
+            r.never_planned,
             r.profiles,
             r.profile_gpu_seconds,
             r.churn,

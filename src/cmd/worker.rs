@@ -32,6 +32,10 @@ pub struct Args {
     /// Seconds to wait for the planner in one round.
     #[arg(long, default_value_t = 120)]
     pub patience_s: u64,
+    /// Answer profile requests on N simulated reference GPUs (profiling takes simulated
+    /// time), as `compass bench --profile-gpus`. Default: every request answered at once.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub profile_gpus: Option<u64>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -39,9 +43,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("only simulated workers exist: pass --simulated");
     }
     let config = super::run::load(args.config.as_deref())?;
-    let Some(scenario) = Scenario::named(&args.scenario, args.seed) else {
+    let Some(mut scenario) = Scenario::named(&args.scenario, args.seed) else {
         bail!("unknown scenario `{}`", args.scenario);
     };
+    scenario.profile_gpus = args.profile_gpus.map(|n| n as usize);
     let kafka = config.kafka_settings();
     let opts = SimOptions {
         kafka: kafka.clone(),

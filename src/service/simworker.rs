@@ -4,9 +4,9 @@
 //! then wait until the planner has caught up (its group has committed every input offset
 //! produced so far, which the planner does only after every output of those epochs is
 //! durable), read the assignments and profile requests up to their high watermarks, apply
-//! the assignments (latest decision epoch wins), answer the profile requests with samples,
-//! and repeat until the planner asks for nothing more; then run the window on the simulated
-//! machines and account its goodput. This lockstep makes the result comparable with the
+//! the assignments (latest decision epoch wins), start the profile requests on the simulated
+//! profiling pool and send the samples of those done, and repeat until no samples come back;
+//! then run the window on the simulated machines and account its goodput. This lockstep makes the result comparable with the
 //! embedded run of the same scenario and seed.
 //!
 //! Delivery: the worker reads outputs from the end offsets it found at start and never
@@ -235,18 +235,17 @@ pub fn run_simulated(scenario: Scenario, opts: &SimOptions) -> Result<RunReport,
                 }
                 sim.apply(a);
             }
-            let mut samples = Vec::new();
+            let fresh: Vec<ProfileRequest> = requests
+                .into_iter()
+                .filter(|req| answered.insert((req.request_id.clone(), req.decision_epoch)))
+                .collect();
             let stamp = now_ms();
-            for req in &requests {
-                if !answered.insert((req.request_id.clone(), req.decision_epoch)) {
-                    continue;
-                }
-                let answers = sim
-                    .answer(req)
-                    .map_err(|e| ServiceError::Testbed(e.to_string()))?;
-                for s in answers {
-                    samples.push(bus.record(&t.profiles, &s.plan_key, &s, stamp)?);
-                }
+            let mut samples = Vec::new();
+            for s in sim
+                .profile_round(&fresh)
+                .map_err(|e| ServiceError::Testbed(e.to_string()))?
+            {
+                samples.push(bus.record(&t.profiles, &s.plan_key, &s, stamp)?);
             }
             if samples.is_empty() {
                 break;

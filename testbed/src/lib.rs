@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod fleet;
 pub mod goodput;
 mod ocf;
+pub mod profiling;
 pub mod sim;
 pub mod trace;
 pub mod truth;

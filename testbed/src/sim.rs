@@ -18,6 +18,7 @@ use compass_schemas::{
 use crate::catalog::{self, CatalogError};
 use crate::fleet::{self, FleetError, FleetSpec, Tables};
 use crate::goodput::{Accountant, WindowReport};
+use crate::profiling::Pool;
 use crate::trace::{self, Arrival, Drift, Trace, TraceError, TraceSpec};
 use crate::truth::GroundTruth;
 use crate::worker::{WorkerError, World};
@@ -44,6 +45,9 @@ pub struct Scenario {
     pub server_scale: f64,
     pub trace: TraceSpec,
     pub window_s: f64,
+    /// GPUs of the reference class that answer profile requests ([`crate::profiling`]);
+    /// `None`: every request is answered at once, so profiling costs no time.
+    pub profile_gpus: Option<usize>,
 }
 
 impl Scenario {
@@ -89,6 +93,7 @@ impl Scenario {
                 ],
             },
             window_s: 10.0,
+            profile_gpus: None,
         }
     }
 
@@ -175,7 +180,19 @@ pub struct Simulation {
     pub profiles: u64,
     pub profile_gpu_seconds: f64,
     pub bad_assignments: u64,
+    pool: Pool,
+    /// Live queries without an assigned plan yet: since when (simulated seconds; an arrival
+    /// counts from the start of the window that brings it, when the planner sees it).
+    unplanned_since: HashMap<String, f64>,
+    /// Simulated seconds from arrival to the first assigned plan, per query that got one.
+    pub plan_wait_s: Vec<f64>,
+    /// Queries that departed before any plan was assigned to them.
+    pub departed_unplanned: u64,
 }
+
+/// Planner rounds per window the profiling pool's clock assumes at most: a round moves it
+/// at least `window_s / ROUNDS_PER_WINDOW` on.
+pub const ROUNDS_PER_WINDOW: usize = 16;
 
 impl Simulation {
     pub fn new(scenario: Scenario) -> Result<Self, SimError> {
@@ -194,6 +211,10 @@ impl Simulation {
         let devices = fleet::generate(&spec, &tables)?;
         let trace = trace::generate(&scenario.trace, &truths, &devices)?;
         let world = World::new(truths, devices, tables.clone(), scenario.seed ^ 0x5eed);
+        let pool = match scenario.profile_gpus {
+            Some(gpus) => Pool::new(gpus, scenario.window_s / ROUNDS_PER_WINDOW as f64),
+            None => Pool::instant(),
+        };
         Ok(Simulation {
             scenario,
             world,
@@ -209,6 +230,10 @@ impl Simulation {
             profiles: 0,
             profile_gpu_seconds: 0.0,
             bad_assignments: 0,
+            pool,
+            unplanned_since: HashMap::new(),
+            plan_wait_s: Vec::new(),
+            departed_unplanned: 0,
         })
     }
 
@@ -249,6 +274,8 @@ impl Simulation {
     /// The records of window `w` (query events and drift telemetry, by event time); accuracy
     /// drift is applied to the world directly, since it is a property of the data.
     pub fn window_inputs(&mut self, w: u64) -> (Vec<QueryEvent>, Vec<DeviceTelemetry>) {
+        let window = self.scenario.window_s;
+        self.pool.window(w as f64 * window, (w + 1) as f64 * window);
         let end = self.window_end_ms(w);
         let mut queries = Vec::new();
         while let Some(ev) = self.trace.queries.get(self.next_query) {
@@ -263,10 +290,15 @@ impl Simulation {
             match Query::from_event(ev, hib) {
                 Some(q) => {
                     self.live.insert(ev.query_id.clone(), q);
+                    self.unplanned_since
+                        .insert(ev.query_id.clone(), self.pool.now_s());
                 }
                 None => {
                     self.live.remove(&ev.query_id);
                     self.current.remove(&ev.query_id);
+                    if self.unplanned_since.remove(&ev.query_id).is_some() {
+                        self.departed_unplanned += 1;
+                    }
                 }
             }
             queries.push(ev.clone());
@@ -302,17 +334,53 @@ impl Simulation {
             .get(&a.query_id)
             .is_none_or(|old| old.decision_epoch <= a.decision_epoch);
         if newer {
+            if a.status == AssignmentStatus::Assigned {
+                if let Some(since) = self.unplanned_since.remove(&a.query_id) {
+                    self.plan_wait_s.push(self.pool.now_s() - since);
+                }
+            }
             self.current.insert(a.query_id.clone(), a.clone());
         }
     }
 
-    /// Measure what a profile request asks for.
+    /// Measure what a profile request asks for, at once (whatever the profiling pool).
     pub fn answer(&mut self, r: &ProfileRequest) -> Result<Vec<ProfileSample>, WorkerError> {
         let start = self.scenario.trace.start_ms;
         let samples = self.world.answer(r, start)?;
         self.profiles += 1;
         self.profile_gpu_seconds += samples.iter().map(|s| s.gpu_seconds).sum::<f64>();
         Ok(samples)
+    }
+
+    /// One planner round of profiling: start this round's `requests` on the profiling pool
+    /// and return the samples of every request done by the next round (those of earlier
+    /// rounds and windows included). Empty when nothing comes back before the window ends:
+    /// the planner's rounds for this window are over. Profiles and GPU-seconds are counted
+    /// when a request is done.
+    pub fn profile_round(
+        &mut self,
+        requests: &[ProfileRequest],
+    ) -> Result<Vec<ProfileSample>, WorkerError> {
+        let start = self.scenario.trace.start_ms;
+        for r in requests {
+            let samples = self.world.answer(r, start)?;
+            self.pool.start(samples);
+        }
+        let done = self.pool.release();
+        self.profiles += done.len() as u64;
+        let samples: Vec<ProfileSample> = done.into_iter().flatten().collect();
+        self.profile_gpu_seconds += samples.iter().map(|s| s.gpu_seconds).sum::<f64>();
+        Ok(samples)
+    }
+
+    /// Queries never assigned a plan: departed before one, or live without one now.
+    pub fn never_planned(&self) -> u64 {
+        self.departed_unplanned + self.unplanned_since.len() as u64
+    }
+
+    /// Profile requests started and not yet answered.
+    pub fn profiles_in_flight(&self) -> usize {
+        self.pool.in_flight()
     }
 
     /// Queries live now, and how many of them hold an assignment record (any status).
