@@ -55,6 +55,8 @@ pub struct Window {
 pub struct RunReport {
     pub scenario: String,
     pub seed: u64,
+    /// Simulated seconds per window.
+    pub window_s: f64,
     pub windows: Vec<Window>,
     /// Σ over windows of the weighted number of queries that met every SLO.
     pub goodput: f64,
@@ -325,6 +327,7 @@ pub fn report_of(
     RunReport {
         scenario: sim.scenario.name.clone(),
         seed: sim.scenario.seed,
+        window_s: sim.scenario.window_s,
         goodput: windows.iter().map(|w| w.goodput).sum(),
         slo_attainment: met as f64 / live.max(1) as f64,
         cost_usd: windows.iter().map(|w| w.cost_usd).sum(),

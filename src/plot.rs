@@ -15,7 +15,7 @@ const W: usize = 900;
 const H: usize = 500;
 const LEFT: usize = 80;
 const RIGHT: usize = 200;
-const TOP: usize = 40;
+const TOP: usize = 56;
 const BOTTOM: usize = 50;
 const COLORS: [[u8; 3]; 6] = [
     [31, 119, 180],
@@ -187,9 +187,9 @@ pub fn line_chart(
         black,
         1,
     );
-    c.text(LEFT, 10, title, black);
+    c.text(LEFT, 6, title, black);
     c.text(LEFT + 200, H - 18, x_label, black);
-    c.text(4, TOP - 18, y_label, black);
+    c.text(4, TOP - 30, y_label, black);
     for (i, s) in series.iter().enumerate() {
         let col = COLORS[i % COLORS.len()];
         for w in s.points.windows(2) {

@@ -313,7 +313,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             points: r
                 .windows
                 .iter()
-                .map(|w| (w.window as f64 * 10.0, w.goodput))
+                .map(|w| (w.window as f64 * r.window_s, w.goodput))
                 .collect(),
         })
         .collect();

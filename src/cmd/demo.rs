@@ -61,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let t = |w: &embedded::Window| w.window as f64 * 10.0;
+    let t = |w: &embedded::Window| w.window as f64 * report.window_s;
     line_chart(
         &args.out.join("goodput.png"),
         "demo: queries per window",
