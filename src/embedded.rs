@@ -32,7 +32,7 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            max_rounds: 16,
+            max_rounds: compass_testbed::sim::ROUNDS_PER_WINDOW,
             progress: false,
         }
     }

@@ -215,7 +215,10 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
                 ))
             });
 
-        // Statistics per (application, scope), empty for a scope never profiled.
+        // Statistics per (application, scope), empty for a scope never profiled. The empty
+        // defaults come from the applications when scopes are shared, and from the clusters
+        // (one query each) only when every query reads its own profiles: a distinct over the
+        // specs would otherwise run on every change of any cluster's spec.
         let scope = move |id: &ClusterId| {
             if per_query {
                 id.solo.clone()
@@ -223,10 +226,15 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
                 String::new()
             }
         };
-        let stats_by_scope = specs
-            .clone()
-            .map(move |(id, _)| ((id.app_id.clone(), scope(&id)), None))
-            .distinct()
+        let scopes = if per_query {
+            specs
+                .clone()
+                .map(move |(id, _)| ((id.app_id.clone(), scope(&id)), None))
+                .distinct()
+        } else {
+            apps.clone().map(|(id, _)| ((id, String::new()), None))
+        };
+        let stats_by_scope = scopes
             .concat(stats.map(|((app, sc, cfg), st)| ((app, sc), Some((cfg, st)))))
             .reduce(|_, vals, out| {
                 let v: Vec<(u64, ConfigStats)> =

@@ -63,9 +63,9 @@ impl Latency {
         }
     }
 
-    fn cell(&self, digits: usize) -> String {
+    fn cell(&self) -> String {
         match (self.p50, self.p99) {
-            (Some(a), Some(b)) => format!("{a:.digits$} / {b:.digits$}"),
+            (Some(a), Some(b)) => format!("{a:.1} / {b:.1}"),
             _ => "–".into(),
         }
     }
@@ -293,8 +293,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             r.goodput,
             100.0 * r.slo_attainment,
             r.cost_usd,
-            Latency::of(&r.latency_ms).cell(1),
-            Latency::of(&r.plan_wait_s).cell(1),
+            Latency::of(&r.latency_ms).cell(),
+            Latency::of(&r.plan_wait_s).cell(),
             r.never_planned,
             r.profiles,
             r.profile_gpu_seconds,

@@ -52,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         kafka: kafka.clone(),
         topics: Topics::new(&config.topics.prefix)?,
         planner_group: config.planner.group.clone(),
-        max_rounds: 16,
+        max_rounds: compass_testbed::sim::ROUNDS_PER_WINDOW,
         patience: Duration::from_secs(args.patience_s),
         progress: true,
     };

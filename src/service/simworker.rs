@@ -6,8 +6,8 @@
 //! durable), read the assignments and profile requests up to their high watermarks, apply
 //! the assignments (latest decision epoch wins), start the profile requests on the simulated
 //! profiling pool and send the samples of those done, and repeat until no samples come back;
-//! then run the window on the simulated machines and account its goodput. This lockstep makes the result comparable with the
-//! embedded run of the same scenario and seed.
+//! then run the window on the simulated machines and account its goodput. This lockstep
+//! makes the result comparable with the embedded run of the same scenario and seed.
 //!
 //! Delivery: the worker reads outputs from the end offsets it found at start and never
 //! commits; a profile request seen twice (same id and epoch, as after a planner restart) is

@@ -187,11 +187,11 @@ pub struct Simulation {
     /// Simulated seconds from arrival to the first assigned plan, per query that got one.
     pub plan_wait_s: Vec<f64>,
     /// Queries that departed before any plan was assigned to them.
-    pub departed_unplanned: u64,
+    departed_unplanned: u64,
 }
 
-/// Planner rounds per window the profiling pool's clock assumes at most: a round moves it
-/// at least `window_s / ROUNDS_PER_WINDOW` on.
+/// Planner rounds per window at most (the embedded run's and the simulated workers' limit);
+/// the profiling pool's clock moves at least `window_s / ROUNDS_PER_WINDOW` per round.
 pub const ROUNDS_PER_WINDOW: usize = 16;
 
 impl Simulation {
@@ -376,11 +376,6 @@ impl Simulation {
     /// Queries never assigned a plan: departed before one, or live without one now.
     pub fn never_planned(&self) -> u64 {
         self.departed_unplanned + self.unplanned_since.len() as u64
-    }
-
-    /// Profile requests started and not yet answered.
-    pub fn profiles_in_flight(&self) -> usize {
-        self.pool.in_flight()
     }
 
     /// Queries live now, and how many of them hold an assignment record (any status).
