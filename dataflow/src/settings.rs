@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use compass_planners::matching::Mode;
 use compass_planners::online::expand::MatchSettings;
+use compass_planners::online::objective::Objective;
 use compass_planners::online::search::OnlineSettings;
 use compass_planners::search::cluster::Buckets;
 
@@ -55,6 +56,14 @@ impl Default for Settings {
 impl Settings {
     pub fn cost_mode(mut self) -> Self {
         self.matching.mode = Mode::Cost;
+        self
+    }
+
+    /// Plan by `objective` (Compass's, or a baseline's own): the search picks candidates and
+    /// the matcher ranks them by it, so both must agree.
+    pub fn with_objective(mut self, objective: Objective) -> Self {
+        self.search.objective = objective;
+        self.matching.objective = objective;
         self
     }
 }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use compass_dataflow::Settings;
 use compass_planners::online::expand::Algorithm;
+use compass_planners::online::objective::Objective;
 use compass_schemas::Tier;
 use compass_testbed::sim::Scenario;
 use serde::Serialize;
@@ -23,7 +24,8 @@ pub struct Args {
     #[arg(long, default_value = "constrained-small")]
     pub scenario: String,
     /// Comma-separated: compass, vulcan, videostorm, ilp (build with --features milp),
-    /// no-clusters, no-matching, full-solve. Default: compass,vulcan,videostorm (with ilp on `oracle`;
+    /// no-clusters, no-matching, full-solve, vulcan-slo and videostorm-slo (the baselines'
+    /// global steps on Compass's SLO-aware candidates and objective). Default: compass,vulcan,videostorm (with ilp on `oracle`;
     /// compass and its ablations on `ablation`).
     #[arg(long)]
     pub planner: Option<String>,
@@ -105,12 +107,27 @@ pub fn settings_for(name: &str, scenario: &str) -> anyhow::Result<Settings> {
     }
     match name {
         "compass" => {}
-        // Each query planned alone, on profiles of its own, taking its own best plan.
+        // Each query planned alone, on profiles of its own, taking the plan of highest
+        // Vulcan utility among those predicted to meet its latency and accuracy SLOs.
         "vulcan" => {
             s.per_query_profiles = true;
             s.matching.algorithm = Algorithm::Vulcan;
+            s = s.with_objective(Objective::Vulcan);
         }
+        // Cloud only; VideoStorm's quality-and-lag utility over its Pareto profile, every
+        // query served at its smallest plan first, upgrades by marginal utility.
         "videostorm" => {
+            s.single_tier = Some(Tier::Cloud);
+            s.matching.algorithm = Algorithm::VideoStorm;
+            s = s.with_objective(Objective::VideoStorm);
+        }
+        // The same global steps on Compass's SLO-aware candidates and objective: how much
+        // of the gap is the SLO awareness alone.
+        "vulcan-slo" => {
+            s.per_query_profiles = true;
+            s.matching.algorithm = Algorithm::Vulcan;
+        }
+        "videostorm-slo" => {
             s.single_tier = Some(Tier::Cloud);
             s.matching.algorithm = Algorithm::VideoStorm;
         }

@@ -4,12 +4,16 @@
 //!   highest-value candidate, ignoring everyone else), in arrival order; a plan that no
 //!   longer fits leaves its query unserved. There is no contention-aware global step.
 //! - **VideoStorm** (NSDI'17): every query starts at its smallest configuration that fits;
-//!   then resources go, one upgrade at a time, to the query whose next larger configuration
-//!   adds the most utility per unit of extra resource, while anything fits. Its single-tier
+//!   then resources go, one upgrade at a time, to the query whose upgrade adds the most
+//!   utility per unit of extra resource, while anything fits. Its single-tier
 //!   restriction lives in the instance: build it with single-tier candidates only.
 //!
-//! Utility is the objective the matcher maximizes ([`Instance::value`]), so all three are
-//! scored on the same scale.
+//! By default utility is the objective the matcher maximizes ([`Instance::value`]), so all
+//! three are scored on the same scale; `vulcan_by` and `videostorm_by` take the baselines'
+//! own utilities instead (see `online::objective`).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 
 use super::{Instance, Matching};
 
@@ -26,16 +30,22 @@ fn size(inst: &Instance, q: usize, c: usize) -> f64 {
 /// Each query, in order, takes its own best candidate if it still fits.
 pub fn vulcan(inst: &Instance) -> Matching {
     let scale = inst.goodput_scale();
+    vulcan_by(inst, |q, c| {
+        let v = inst.value(q, c, scale);
+        (v > inst.unserved_value(q, scale)).then_some(v)
+    })
+}
+
+/// [`vulcan`] with a utility of the planner's own: `utility(q, c)` is `None` for a candidate
+/// the query would not take.
+pub fn vulcan_by(inst: &Instance, utility: impl Fn(usize, usize) -> Option<f64>) -> Matching {
     let mut residual: Vec<f64> = inst.resources.iter().map(|r| r.capacity).collect();
     let mut choice = vec![None; inst.queries.len()];
     for (q, query) in inst.queries.iter().enumerate() {
         let best = (0..query.candidates.len())
-            .filter(|&c| inst.value(q, c, scale) > inst.unserved_value(q, scale))
-            .max_by(|&a, &b| {
-                inst.value(q, a, scale)
-                    .total_cmp(&inst.value(q, b, scale))
-                    .then(b.cmp(&a))
-            });
+            .filter_map(|c| Some((c, utility(q, c)?)))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(c, _)| c);
         if let Some(c) = best {
             if inst.fits(&residual, q, c) {
                 inst.take(&mut residual, q, c, 1.0);
@@ -49,56 +59,100 @@ pub fn vulcan(inst: &Instance) -> Matching {
 /// Greedy allocation by marginal utility per unit of resource.
 pub fn videostorm(inst: &Instance) -> Matching {
     let scale = inst.goodput_scale();
+    videostorm_by(inst, |q, c| inst.value(q, c, scale))
+}
+
+/// [`videostorm`] with a utility of the planner's own.
+///
+/// Every query first takes its smallest candidate that fits, in order. Then, one upgrade at
+/// a time, the (query, candidate) pair of highest utility gained per unit of extra footprint
+/// (any candidate of higher utility, not only the next larger: one plan bound to several
+/// machines is several candidates of one size) moves its query, while one fits. Pairs wait
+/// in a heap and are dropped when stale, so the walk costs O(P log P) in the pairs P.
+pub fn videostorm_by(inst: &Instance, utility: impl Fn(usize, usize) -> f64) -> Matching {
     let mut residual: Vec<f64> = inst.resources.iter().map(|r| r.capacity).collect();
     let mut choice: Vec<Option<u32>> = vec![None; inst.queries.len()];
-    // Configurations by size, smallest first (the "Pareto profile" walk).
-    let by_size: Vec<Vec<usize>> = inst
-        .queries
-        .iter()
-        .enumerate()
-        .map(|(q, query)| {
-            let mut cs: Vec<usize> = (0..query.candidates.len()).collect();
-            cs.sort_by(|&a, &b| {
+    for (q, query) in inst.queries.iter().enumerate() {
+        let smallest = (0..query.candidates.len())
+            .filter(|&c| inst.fits(&residual, q, c))
+            .min_by(|&a, &b| {
                 size(inst, q, a)
                     .total_cmp(&size(inst, q, b))
                     .then(a.cmp(&b))
             });
-            cs
-        })
-        .collect();
-    for (q, cs) in by_size.iter().enumerate() {
-        if let Some(&c) = cs.iter().find(|&&c| inst.fits(&residual, q, c)) {
+        if let Some(c) = smallest {
             inst.take(&mut residual, q, c, 1.0);
             choice[q] = Some(c as u32);
         }
     }
-    loop {
-        let mut best: Option<(f64, usize, usize)> = None;
-        for (q, cs) in by_size.iter().enumerate() {
-            let Some(cur) = choice[q].map(|c| c as usize) else {
-                continue;
-            };
-            let here = inst.value(q, cur, scale);
-            let pos = cs.iter().position(|&c| c == cur).unwrap_or(0);
-            if let Some(&next) = cs.get(pos + 1) {
-                let gain = inst.value(q, next, scale) - here;
-                let extra = (size(inst, q, next) - size(inst, q, cur)).max(EPS);
-                inst.take(&mut residual, q, cur, -1.0);
-                let ok = inst.fits(&residual, q, next);
-                inst.take(&mut residual, q, cur, 1.0);
-                if gain > EPS && ok && best.is_none_or(|b| gain / extra > b.0) {
-                    best = Some((gain / extra, q, next));
-                }
+    // (gain per extra footprint, query, candidate, the query's candidate it upgrades from)
+    let mut heap: BinaryHeap<Upgrade> = BinaryHeap::new();
+    let push = |heap: &mut BinaryHeap<Upgrade>, q: usize, cur: usize| {
+        let here = utility(q, cur);
+        for c in 0..inst.queries[q].candidates.len() {
+            let gain = utility(q, c) - here;
+            if c != cur && gain > EPS {
+                let extra = (size(inst, q, c) - size(inst, q, cur)).max(EPS);
+                heap.push(Upgrade {
+                    rate: gain / extra,
+                    q,
+                    c,
+                    from: cur,
+                });
             }
         }
-        let Some((_, q, next)) = best else { break };
-        if let Some(cur) = choice[q] {
-            inst.take(&mut residual, q, cur as usize, -1.0);
+    };
+    for (q, c) in choice.iter().enumerate() {
+        if let Some(c) = c {
+            push(&mut heap, q, *c as usize);
         }
-        inst.take(&mut residual, q, next, 1.0);
-        choice[q] = Some(next as u32);
+    }
+    while let Some(u) = heap.pop() {
+        if choice[u.q] != Some(u.from as u32) {
+            continue;
+        }
+        inst.take(&mut residual, u.q, u.from, -1.0);
+        if inst.fits(&residual, u.q, u.c) {
+            inst.take(&mut residual, u.q, u.c, 1.0);
+            choice[u.q] = Some(u.c as u32);
+            push(&mut heap, u.q, u.c);
+        } else {
+            inst.take(&mut residual, u.q, u.from, 1.0);
+        }
     }
     Matching { choice }
+}
+
+/// One possible upgrade, ordered by rate, then by query and candidate (lowest first).
+struct Upgrade {
+    rate: f64,
+    q: usize,
+    c: usize,
+    from: usize,
+}
+
+impl PartialEq for Upgrade {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Upgrade {}
+
+impl PartialOrd for Upgrade {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Upgrade {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.rate
+            .total_cmp(&other.rate)
+            .then(other.q.cmp(&self.q))
+            .then(other.c.cmp(&self.c))
+            .then(other.from.cmp(&self.from))
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +162,37 @@ mod tests {
     use super::*;
     use crate::matching::random::{self, Spec};
 
+    /// One query, one machine: two copies of a small plan (one plan bound to two machines
+    /// looks like this) and a larger plan of higher utility. The upgrade walk must reach the
+    /// larger plan past the equal-sized copy.
+    #[test]
+    fn videostorm_upgrades_past_candidates_of_equal_size() {
+        use crate::matching::{Candidate, Mode, QueryDemand, Resource};
+        let cand = |a: f64| Candidate {
+            uses: vec![(0, a)],
+            cost_usd_per_hour: 0.0,
+            meets_slo: true,
+        };
+        let inst = Instance {
+            resources: vec![Resource {
+                name: "gpu".into(),
+                capacity: 1.0,
+                pool: 0,
+            }],
+            queries: vec![QueryDemand {
+                id: "q".into(),
+                weight: 1.0,
+                candidates: vec![cand(0.25), cand(0.25), cand(1.0)],
+                current: None,
+            }],
+            mode: Mode::Goodput,
+            churn_penalty: 0.0,
+        };
+        let utility = [0.0, 0.0, 1.0];
+        let m = videostorm_by(&inst, |_, c| utility[c]);
+        assert_eq!(m.choice, vec![Some(2)]);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(100))]
         #[test]
@@ -115,6 +200,10 @@ mod tests {
             let inst = random::instance(&Spec::new(seed, queries, machines, load));
             prop_assert!(inst.score(&vulcan(&inst)).overloaded.is_empty());
             prop_assert!(inst.score(&videostorm(&inst)).overloaded.is_empty());
+            // Utilities of their own, unrelated to the instance's values.
+            let utility = |q: usize, c: usize| ((q * 7 + c * 13 + seed as usize) % 11) as f64;
+            prop_assert!(inst.score(&videostorm_by(&inst, utility)).overloaded.is_empty());
+            prop_assert!(inst.score(&vulcan_by(&inst, |q, c| Some(utility(q, c)))).overloaded.is_empty());
         }
     }
 }

@@ -20,10 +20,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::expand::{
     decide, member_probability, spread_hash, without_candidates, Algorithm, MatchSettings, Member,
 };
+use super::objective::{videostorm_utility, Objective, VULCAN_GAMMA};
 use super::rows::{tier_code, Decision, DeviceRow};
-use crate::matching::greedy;
 use crate::matching::repair::repair;
+use crate::matching::{baselines, greedy};
 use crate::matching::{Candidate, Instance, Matching, Mode, QueryDemand, Resource};
+use crate::search::acquisition::p_latency_accuracy;
+use crate::search::vulcan;
 
 /// One candidate of a member bound to machines.
 #[derive(Debug, Clone)]
@@ -34,6 +37,9 @@ pub(super) struct Bound {
     pub devices: Vec<String>,
     /// Probability that the candidate meets the member's own SLOs.
     pub probability: f64,
+    /// The baseline's own utility of the candidate for this member (see
+    /// [`MatchSettings::objective`]); −∞ when unknown, unused under Compass's objective.
+    pub utility: f64,
 }
 
 /// A member's options and its demand in the matching instance.
@@ -152,6 +158,8 @@ impl Bindings {
         let machines = Machines::new(machines);
         let mut fresh = vec![false; members.len()];
         let mut queries = Vec::with_capacity(members.len());
+        let own_utility = settings.objective != Objective::Slo;
+        let mut utilities: Vec<Vec<f64>> = Vec::new();
         for (i, m) in members.iter().enumerate() {
             let id = m.query.id.as_str();
             let entry = match self.entries.get_mut(id) {
@@ -164,6 +172,9 @@ impl Bindings {
                     self.entries.get_mut(id).expect("just inserted")
                 }
             };
+            if own_utility {
+                utilities.push(entry.options.iter().map(|b| b.utility).collect());
+            }
             queries.push(std::mem::take(&mut entry.demand));
         }
         // Every member now has an entry; more entries than members means some left.
@@ -177,7 +188,7 @@ impl Bindings {
             mode: settings.mode,
             churn_penalty: settings.churn_penalty,
         };
-        let matching = solve(&inst, settings, full);
+        let matching = solve(&inst, settings, full, &utilities);
         self.registry.resources = inst.resources;
         let mut out = Vec::new();
         for (i, ((m, demand), choice)) in members
@@ -216,12 +227,19 @@ impl Bindings {
     }
 }
 
-fn solve(inst: &Instance, settings: &MatchSettings, full: bool) -> Matching {
+/// Match `inst` by the settings' algorithm; `utility[q][c]` is the baseline's own utility of
+/// candidate `c` of query `q` (empty under Compass's objective).
+fn solve(inst: &Instance, settings: &MatchSettings, full: bool, utility: &[Vec<f64>]) -> Matching {
+    let own = settings.objective != Objective::Slo;
     match settings.algorithm {
         Algorithm::Compass if full => greedy::solve(inst, &settings.options),
         Algorithm::Compass => repair(inst, &settings.options),
-        Algorithm::Vulcan => crate::matching::baselines::vulcan(inst),
-        Algorithm::VideoStorm => crate::matching::baselines::videostorm(inst),
+        Algorithm::Vulcan if own => {
+            baselines::vulcan_by(inst, |q, c| Some(utility[q][c]).filter(|u| u.is_finite()))
+        }
+        Algorithm::Vulcan => baselines::vulcan(inst),
+        Algorithm::VideoStorm if own => baselines::videostorm_by(inst, |q, c| utility[q][c]),
+        Algorithm::VideoStorm => baselines::videostorm(inst),
         Algorithm::Ilp => super::expand::ilp(inst, settings),
     }
 }
@@ -257,10 +275,27 @@ fn bind(
     settings: &MatchSettings,
 ) -> Entry {
     let h = spread_hash(&m.query.id);
+    let slo = m.query.query(m.higher_is_better).slo;
     let mut options: Vec<Bound> = Vec::new();
     for (pi, t) in m.candidates.iter().enumerate() {
         let p = member_probability(m, t);
-        if settings.mode == Mode::Goodput && p < settings.confidence {
+        let (lat, acc) = (t.latency_ms.0, t.accuracy.0);
+        let (acceptable, utility) = match settings.objective {
+            Objective::Slo => (p >= settings.confidence, f64::NEG_INFINITY),
+            Objective::Vulcan => (
+                p_latency_accuracy(&slo, lat, t.latency_log_sd.0, acc, t.accuracy_sd.0)
+                    >= settings.confidence,
+                vulcan::utility(&slo, VULCAN_GAMMA, lat, acc, t.resources.0),
+            ),
+            // VideoStorm has no SLOs to filter by: every plan of its profile is an option.
+            Objective::VideoStorm => (true, videostorm_utility(&slo, lat, acc)),
+        };
+        let utility = if utility.is_finite() {
+            utility
+        } else {
+            f64::NEG_INFINITY
+        };
+        if settings.mode == Mode::Goodput && !acceptable {
             continue;
         }
         let mut tries: Vec<Vec<String>> = Vec::new();
@@ -288,6 +323,7 @@ fn bind(
             plan: pi,
             devices,
             probability: p,
+            utility,
         }));
     }
     let mut candidates = Vec::with_capacity(options.len());
@@ -344,46 +380,15 @@ fn bind(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::online::rows::QueryRow;
+    use crate::online::fixtures::{device, query};
     use crate::online::search::{OpChoice, TierPlan};
     use crate::online::Fx;
-
-    fn device(id: &str, tier: u8, gpus: u32) -> DeviceRow {
-        DeviceRow {
-            id: id.into(),
-            tier,
-            hardware_class: if gpus > 0 {
-                "a10".into()
-            } else {
-                "phone".into()
-            },
-            pool: String::new(),
-            speed: Fx(1.0),
-            gpu_count: gpus,
-            gpu_memory_mb: Fx(24_000.0 * f64::from(gpus)),
-            price_usd_per_hour: Fx(1.0),
-            uplink_mbps: Fx(10.0),
-            rtt_ms: Fx(20.0),
-            alive: true,
-        }
-    }
 
     /// A member whose one candidate runs a DNN on an `a10` with the given GPU share.
     fn member(id: usize, share: f64) -> Member {
         let source = device(&format!("phone-{id}"), 0, 0);
         Member {
-            query: QueryRow {
-                id: format!("q{id:03}"),
-                app_id: "asr".into(),
-                source_device_id: source.id.clone(),
-                rate_per_s: Fx(1.0),
-                weight: Fx(1.0),
-                latency_ms: Fx(100.0),
-                latency_percentile: Fx(95.0),
-                accuracy_threshold: None,
-                max_cost_usd_per_hour: None,
-                stratum: "s".into(),
-            },
+            query: query(&format!("q{id:03}"), &source, None),
             higher_is_better: true,
             source,
             candidates: vec![TierPlan {
@@ -402,6 +407,7 @@ mod tests {
                 accuracy_sd: Fx(0.0),
                 cost_usd_per_hour: Fx(share),
                 p_feasible: Fx(1.0),
+                resources: Fx(share),
             }],
             searching: false,
         }

@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::bind::{Bindings, Bound};
+use super::objective::Objective;
 use super::rows::{Decision, DeviceRow, PlacedRow, QueryRow};
 use super::search::TierPlan;
 use super::Fx;
 use crate::matching::greedy::{self, Options};
 use crate::matching::{Instance, Mode};
-use crate::search::acquisition::{normal_cdf, prob_at_most};
+use crate::search::acquisition::p_latency_accuracy;
 
 /// What [`Algorithm::Ilp`] did on this thread: partition-epochs solved, of those not proven
 /// optimal within the time limit (the incumbent is used), and those matched by the fast
@@ -86,6 +87,11 @@ pub enum Algorithm {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MatchSettings {
     pub algorithm: Algorithm,
+    /// Whose objective ranks a member's candidates and which ones it may take
+    /// ([`Objective`]): Compass's SLO probability, or a baseline's own utility for
+    /// [`Algorithm::Vulcan`] and [`Algorithm::VideoStorm`]. Must agree with the search's
+    /// [`super::search::OnlineSettings::objective`].
+    pub objective: Objective,
     pub mode: Mode,
     /// Machines tried per server class and candidate.
     pub spread: usize,
@@ -109,6 +115,7 @@ impl Default for MatchSettings {
     fn default() -> Self {
         MatchSettings {
             algorithm: Algorithm::Compass,
+            objective: Objective::Slo,
             mode: Mode::Goodput,
             spread: 3,
             confidence: 0.9,
@@ -141,20 +148,13 @@ pub fn member_probability(m: &Member, t: &TierPlan) -> f64 {
     if !slo.cost_met(t.cost_usd_per_hour.0) {
         return 0.0;
     }
-    let p_lat = if t.latency_ms.0.is_finite() && t.latency_ms.0 > 0.0 {
-        normal_cdf((slo.latency_ms.ln() - t.latency_ms.0.ln()) / t.latency_log_sd.0.max(1e-6))
-    } else {
-        0.0
-    };
-    let p_acc = match slo.accuracy {
-        None => 1.0,
-        Some(_) if t.accuracy.0.is_nan() => 0.5,
-        Some(b) if b.higher_is_better => {
-            1.0 - prob_at_most(t.accuracy.0, t.accuracy_sd.0, b.threshold)
-        }
-        Some(b) => prob_at_most(t.accuracy.0, t.accuracy_sd.0, b.threshold),
-    };
-    p_lat * p_acc
+    p_latency_accuracy(
+        &slo,
+        t.latency_ms.0,
+        t.latency_log_sd.0,
+        t.accuracy.0,
+        t.accuracy_sd.0,
+    )
 }
 
 /// A stable hash of a query id (FNV-1a), so that binding does not depend on the process.

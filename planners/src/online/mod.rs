@@ -17,7 +17,10 @@
 pub mod bind;
 pub mod clusters;
 pub mod expand;
+#[cfg(test)]
+mod fixtures;
 pub mod fx;
+pub mod objective;
 pub mod rows;
 pub mod search;
 pub mod stats;

@@ -11,13 +11,14 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::clusters::{ClusterId, ClusterSpec};
+use super::objective::{self, Objective};
 use super::rows::{tier_code, DeviceRow};
 use super::stats::ConfigStats;
 use super::Fx;
 use crate::model::{enumerate_plans, AppModel, Config, Device, Plan};
 use crate::search::bo::{Search, Settings};
 use crate::search::gp::Gp;
-use crate::search::warm;
+use crate::search::{vulcan, warm};
 
 /// A class of server machines (edge server or cloud) as the search sees it: one machine,
 /// renamed after its class and stripped of its pool, stands for all machines of the class.
@@ -55,6 +56,9 @@ pub struct TierPlan {
     pub accuracy_sd: Fx,
     pub cost_usd_per_hour: Fx,
     pub p_feasible: Fx,
+    /// What the plan holds in Vulcan's utility: GPU shares plus megabytes across tiers per
+    /// input ([`crate::search::vulcan::resources`]).
+    pub resources: Fx,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -113,6 +117,9 @@ pub struct OnlineSettings {
     /// Profiles a cluster asks for at once (`Search::ask_batch`): more run in parallel, so
     /// a new cluster reaches candidates in fewer round trips.
     pub profile_batch: usize,
+    /// Whose objective picks the candidates ([`Objective`]); the matcher's
+    /// [`super::expand::MatchSettings::objective`] must agree.
+    pub objective: Objective,
 }
 
 impl Default for OnlineSettings {
@@ -123,6 +130,7 @@ impl Default for OnlineSettings {
             candidates: 6,
             warm_start: false,
             profile_batch: 1,
+            objective: Objective::Slo,
         }
     }
 }
@@ -188,33 +196,41 @@ pub fn search_cluster(
             })
         })
         .collect();
-    let candidates = search
-        .diverse_candidates(settings.candidates)
-        .into_iter()
-        .filter_map(|p| {
-            let plan = &plans[p.plan];
-            Some(TierPlan {
-                config: u64::try_from(app.index_of(&plan.config).ok()?).ok()?,
-                ops: op_choices(app, &plan.config),
-                slots: plan
-                    .placements
-                    .iter()
-                    .map(|x| (x.device != 0).then(|| devices[x.device].hardware_class.clone()))
-                    .collect(),
-                gpu_share: Fx(plan
-                    .placements
-                    .iter()
-                    .map(|x| x.gpu_share)
-                    .fold(0.0, f64::max)),
-                latency_ms: Fx(p.latency_ms),
-                latency_log_sd: Fx(p.latency_log_sd),
-                accuracy: Fx(p.accuracy),
-                accuracy_sd: Fx(p.accuracy_sd),
-                cost_usd_per_hour: Fx(p.cost_usd_per_hour),
-                p_feasible: Fx(p.p_feasible),
-            })
+    let candidates = objective::pick(
+        settings.objective,
+        &search,
+        &plans,
+        &devices,
+        &query.slo,
+        settings.search.confidence,
+        settings.candidates,
+    )
+    .into_iter()
+    .filter_map(|p| {
+        let plan = &plans[p.plan];
+        Some(TierPlan {
+            config: u64::try_from(app.index_of(&plan.config).ok()?).ok()?,
+            ops: op_choices(app, &plan.config),
+            slots: plan
+                .placements
+                .iter()
+                .map(|x| (x.device != 0).then(|| devices[x.device].hardware_class.clone()))
+                .collect(),
+            gpu_share: Fx(plan
+                .placements
+                .iter()
+                .map(|x| x.gpu_share)
+                .fold(0.0, f64::max)),
+            latency_ms: Fx(p.latency_ms),
+            latency_log_sd: Fx(p.latency_log_sd),
+            accuracy: Fx(p.accuracy),
+            accuracy_sd: Fx(p.accuracy_sd),
+            cost_usd_per_hour: Fx(p.cost_usd_per_hour),
+            p_feasible: Fx(p.p_feasible),
+            resources: Fx(vulcan::resources(app, plan, &devices)),
         })
-        .collect();
+    })
+    .collect();
     Outcome {
         candidates,
         next,

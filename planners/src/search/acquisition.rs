@@ -51,6 +51,31 @@ pub fn prob_at_most(mean: f64, sd: f64, bound: f64) -> f64 {
     normal_cdf((bound - mean) / sd)
 }
 
+/// P(latency meets its bound) × P(accuracy meets its bound) of a predicted plan, for `slo`:
+/// latency log-normal (median `latency_ms`, `latency_log_sd` in log space), accuracy normal;
+/// an accuracy with no model yet (NaN) counts as a coin flip. The cost SLO is left to the
+/// caller: a plan's cost is known exactly.
+pub fn p_latency_accuracy(
+    slo: &crate::model::SloTargets,
+    latency_ms: f64,
+    latency_log_sd: f64,
+    accuracy: f64,
+    accuracy_sd: f64,
+) -> f64 {
+    let p_lat = if latency_ms.is_finite() && latency_ms > 0.0 {
+        normal_cdf((slo.latency_ms.ln() - latency_ms.ln()) / latency_log_sd.max(1e-6))
+    } else {
+        0.0
+    };
+    let p_acc = match slo.accuracy {
+        None => 1.0,
+        Some(_) if accuracy.is_nan() => 0.5,
+        Some(b) if b.higher_is_better => 1.0 - prob_at_most(accuracy, accuracy_sd, b.threshold),
+        Some(b) => prob_at_most(accuracy, accuracy_sd, b.threshold),
+    };
+    p_lat * p_acc
+}
+
 /// A normal belief about one metric of one candidate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Belief {

@@ -20,7 +20,7 @@ use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::acquisition::{normal_cdf, prob_at_most};
+use super::acquisition::p_latency_accuracy;
 use super::encoding::{encode, Encoding};
 use super::gp::Gp;
 use super::warm::WarmModel;
@@ -342,19 +342,7 @@ impl<'a> Search<'a> {
                 let (log_sd, accuracy, accuracy_sd) =
                     (belief.latency_log_sd, belief.accuracy, belief.accuracy_sd);
                 let slo = &self.query.slo;
-                let p_lat = if est.latency_ms.is_finite() {
-                    normal_cdf((slo.latency_ms.ln() - est.latency_ms.ln()) / log_sd.max(1e-6))
-                } else {
-                    0.0
-                };
-                let p_acc = match slo.accuracy {
-                    None => 1.0,
-                    Some(_) if accuracy.is_nan() => 0.5,
-                    Some(b) if b.higher_is_better => {
-                        1.0 - prob_at_most(accuracy, accuracy_sd, b.threshold)
-                    }
-                    Some(b) => prob_at_most(accuracy, accuracy_sd, b.threshold),
-                };
+                let p_slo = p_latency_accuracy(slo, est.latency_ms, log_sd, accuracy, accuracy_sd);
                 let p_cost = if slo.cost_met(est.cost_usd_per_hour) {
                     1.0
                 } else {
@@ -367,7 +355,7 @@ impl<'a> Search<'a> {
                     accuracy,
                     accuracy_sd,
                     cost_usd_per_hour: est.cost_usd_per_hour,
-                    p_feasible: p_lat * p_acc * p_cost,
+                    p_feasible: p_slo * p_cost,
                 })
             })
             .collect()
@@ -390,7 +378,11 @@ impl<'a> Search<'a> {
     }
 }
 
-impl Search<'_> {
+impl<'a> Search<'a> {
+    /// The application this search plans.
+    pub fn app(&self) -> &'a AppModel {
+        self.app
+    }
     /// Up to `k` candidates that spend resources differently, so that the global matcher has
     /// alternatives under contention: the cheapest, the most accurate, the one that keeps the
     /// most operators on the user's own device, the one that puts the most in the cloud, then

@@ -69,25 +69,6 @@ impl<'a> Vulcan<'a> {
         self.measured.len()
     }
 
-    fn resources(&self, plan: &Plan) -> f64 {
-        let gpu: f64 = plan
-            .placements
-            .iter()
-            .enumerate()
-            .filter(|(op, _)| self.app.kind(*op) == OperatorKind::Dnn)
-            .map(|(_, p)| p.gpu_share)
-            .sum();
-        let net: f64 = (0..self.app.operator_count())
-            .flat_map(|op| self.app.upstream[op].iter().map(move |&u| (u, op)))
-            .filter(|&(u, op)| {
-                self.devices[plan.placements[u].device].tier
-                    != self.devices[plan.placements[op].device].tier
-            })
-            .map(|(u, _)| self.app.output_bytes(&plan.config, u) / 1e6)
-            .sum();
-        (gpu + net).max(1e-3)
-    }
-
     /// The next plan to profile (round-robin over placements), or `None` when every plan has
     /// been profiled.
     pub fn ask(&mut self) -> Option<usize> {
@@ -138,18 +119,8 @@ impl<'a> Vulcan<'a> {
     /// accuracy.
     pub fn tell(&mut self, plan: usize, latency_ms: f64, accuracy: f64) {
         let slo = &self.query.slo;
-        let a0 = slo.accuracy.map_or(1.0, |a| a.threshold.abs().max(1e-9));
-        let acc_gain = match slo.accuracy {
-            Some(a) if !a.higher_is_better => (a.threshold - accuracy) / a0,
-            _ => (accuracy - slo.accuracy.map_or(0.0, |a| a.threshold)) / a0,
-        };
-        let lat_gain = if latency_ms.is_finite() {
-            (slo.latency_ms - latency_ms) / slo.latency_ms
-        } else {
-            -10.0
-        };
-        let utility = (self.gamma * acc_gain + (1.0 - self.gamma) * lat_gain)
-            / self.resources(&self.plans[plan]);
+        let r = resources(self.app, &self.plans[plan], self.devices);
+        let utility = utility(slo, self.gamma, latency_ms, accuracy, r);
         let met = slo.latency_met(latency_ms) && slo.accuracy_met(accuracy);
         self.measured.insert(plan, (utility, met));
     }
@@ -162,4 +133,48 @@ impl<'a> Vulcan<'a> {
             .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.cmp(a.0)))
             .map(|(i, _)| *i)
     }
+}
+
+/// The resources a plan holds in Vulcan's utility: the GPU shares of its DNN operators plus
+/// the megabytes it sends across tiers per input (never below 0.001).
+pub fn resources(app: &AppModel, plan: &Plan, devices: &[Device]) -> f64 {
+    let gpu: f64 = plan
+        .placements
+        .iter()
+        .enumerate()
+        .filter(|(op, _)| app.kind(*op) == OperatorKind::Dnn)
+        .map(|(_, p)| p.gpu_share)
+        .sum();
+    let net: f64 = (0..app.operator_count())
+        .flat_map(|op| app.upstream[op].iter().map(move |&u| (u, op)))
+        .filter(|&(u, op)| {
+            devices[plan.placements[u].device].tier != devices[plan.placements[op].device].tier
+        })
+        .map(|(u, _)| app.output_bytes(&plan.config, u) / 1e6)
+        .sum();
+    (gpu + net).max(1e-3)
+}
+
+/// Vulcan's utility of a plan with `latency_ms` and `accuracy` for `slo`:
+/// [γ·(A − A₀)/A₀ + (1 − γ)·(L_max − L)/L_max] / `resources` (A₀ the accuracy bound, 1
+/// without one; for an error metric the accuracy term is (A₀ − A)/A₀). A plan that misses
+/// the SLOs scores low but is not excluded: the recommendation filters on the SLOs.
+pub fn utility(
+    slo: &crate::model::SloTargets,
+    gamma: f64,
+    latency_ms: f64,
+    accuracy: f64,
+    resources: f64,
+) -> f64 {
+    let a0 = slo.accuracy.map_or(1.0, |a| a.threshold.abs().max(1e-9));
+    let acc_gain = match slo.accuracy {
+        Some(a) if !a.higher_is_better => (a.threshold - accuracy) / a0,
+        _ => (accuracy - slo.accuracy.map_or(0.0, |a| a.threshold)) / a0,
+    };
+    let lat_gain = if latency_ms.is_finite() {
+        (slo.latency_ms - latency_ms) / slo.latency_ms
+    } else {
+        -10.0
+    };
+    (gamma * acc_gain + (1.0 - gamma) * lat_gain) / resources.max(1e-3)
 }
