@@ -1,8 +1,9 @@
 //! The baselines' global steps, on the same [`Instance`] interface as the fast matcher.
 //!
 //! - **Vulcan's way**: every query is planned alone, so each takes its own best plan (the
-//!   highest-value candidate, ignoring everyone else), in arrival order; a plan that no
-//!   longer fits leaves its query unserved. There is no contention-aware global step.
+//!   highest-value candidate, ignoring everyone else), in arrival order, on any machine it is
+//!   bound to that has room; a plan that fits nowhere leaves its query unserved (no fallback
+//!   to a worse plan). There is no contention-aware global step.
 //! - **VideoStorm** (NSDI'17): every query starts at its smallest configuration that fits;
 //!   then resources go, one upgrade at a time, to the query whose upgrade adds the most
 //!   utility per unit of extra resource, while anything fits. Its single-tier
@@ -38,19 +39,26 @@ pub fn vulcan(inst: &Instance) -> Matching {
 
 /// [`vulcan`] with a utility of the planner's own: `utility(q, c)` is `None` for a candidate
 /// the query would not take.
+///
+/// A query's best plan may be bound to several machines (several candidates of equal
+/// utility): it takes the first of them that fits, as a cluster scheduler would place it on
+/// any machine with room. What it never does is fall back to a worse plan.
 pub fn vulcan_by(inst: &Instance, utility: impl Fn(usize, usize) -> Option<f64>) -> Matching {
     let mut residual: Vec<f64> = inst.resources.iter().map(|r| r.capacity).collect();
     let mut choice = vec![None; inst.queries.len()];
     for (q, query) in inst.queries.iter().enumerate() {
-        let best = (0..query.candidates.len())
+        let scored: Vec<(usize, f64)> = (0..query.candidates.len())
             .filter_map(|c| Some((c, utility(q, c)?)))
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
-            .map(|(c, _)| c);
-        if let Some(c) = best {
-            if inst.fits(&residual, q, c) {
-                inst.take(&mut residual, q, c, 1.0);
-                choice[q] = Some(c as u32);
-            }
+            .collect();
+        let Some(best) = scored.iter().map(|&(_, u)| u).max_by(f64::total_cmp) else {
+            continue;
+        };
+        let placed = scored
+            .iter()
+            .find(|&&(c, u)| u >= best - EPS * best.abs().max(1.0) && inst.fits(&residual, q, c));
+        if let Some(&(c, _)) = placed {
+            inst.take(&mut residual, q, c, 1.0);
+            choice[q] = Some(c as u32);
         }
     }
     Matching { choice }
@@ -191,6 +199,39 @@ mod tests {
         let utility = [0.0, 0.0, 1.0];
         let m = videostorm_by(&inst, |_, c| utility[c]);
         assert_eq!(m.choice, vec![Some(2)]);
+    }
+
+    /// Vulcan's best plan, bound to two machines, goes to the second when the first is full;
+    /// it never falls back to the worse plan.
+    #[test]
+    fn vulcan_places_its_best_plan_on_any_machine_with_room() {
+        use crate::matching::{Candidate, Mode, QueryDemand, Resource};
+        let on = |r: u32| Candidate {
+            uses: vec![(r, 1.0)],
+            cost_usd_per_hour: 0.0,
+            meets_slo: true,
+        };
+        let gpu = |name: &str| Resource {
+            name: name.into(),
+            capacity: 1.0,
+            pool: 0,
+        };
+        let query = |id: &str| QueryDemand {
+            id: id.into(),
+            weight: 1.0,
+            // The best plan on machine 0 or 1, a worse one on machine 2.
+            candidates: vec![on(0), on(1), on(2)],
+            current: None,
+        };
+        let inst = Instance {
+            resources: vec![gpu("m0"), gpu("m1"), gpu("m2")],
+            queries: vec![query("a"), query("b"), query("c")],
+            mode: Mode::Goodput,
+            churn_penalty: 0.0,
+        };
+        let utility = [Some(2.0), Some(2.0), Some(1.0)];
+        let m = vulcan_by(&inst, |_, c| utility[c]);
+        assert_eq!(m.choice, vec![Some(0), Some(1), None]);
     }
 
     proptest! {
