@@ -25,8 +25,9 @@ pub struct Args {
     pub scenario: String,
     /// Comma-separated: compass, vulcan, videostorm, ilp (build with --features milp),
     /// no-clusters, no-matching, full-solve, vulcan-slo and videostorm-slo (the baselines'
-    /// global steps on Compass's SLO-aware candidates and objective). Default: compass,vulcan,videostorm (with ilp on `oracle`;
-    /// compass and its ablations on `ablation`).
+    /// global steps on Compass's SLO-aware candidates and objective). Default:
+    /// compass,vulcan,videostorm (with ilp on `oracle`; compass and its ablations on
+    /// `ablation`).
     #[arg(long)]
     pub planner: Option<String>,
     #[arg(long, default_value_t = 1)]

@@ -17,15 +17,12 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::expand::{
-    decide, member_probability, spread_hash, without_candidates, Algorithm, MatchSettings, Member,
-};
+use super::expand::{decide, spread_hash, without_candidates, Algorithm, MatchSettings, Member};
 use super::objective::{videostorm_utility, Objective, VULCAN_GAMMA};
 use super::rows::{tier_code, Decision, DeviceRow};
 use crate::matching::repair::repair;
 use crate::matching::{baselines, greedy};
 use crate::matching::{Candidate, Instance, Matching, Mode, QueryDemand, Resource};
-use crate::search::acquisition::p_latency_accuracy;
 use crate::search::vulcan;
 
 /// One candidate of a member bound to machines.
@@ -278,13 +275,19 @@ fn bind(
     let slo = m.query.query(m.higher_is_better).slo;
     let mut options: Vec<Bound> = Vec::new();
     for (pi, t) in m.candidates.iter().enumerate() {
-        let p = member_probability(m, t);
+        // Probability that the candidate meets the member's own SLOs: latency and accuracy,
+        // then all of them.
+        let p_la = t.p_latency_accuracy(&slo);
+        let p = if slo.cost_met(t.cost_usd_per_hour.0) {
+            p_la
+        } else {
+            0.0
+        };
         let (lat, acc) = (t.latency_ms.0, t.accuracy.0);
         let (acceptable, utility) = match settings.objective {
             Objective::Slo => (p >= settings.confidence, f64::NEG_INFINITY),
             Objective::Vulcan => (
-                p_latency_accuracy(&slo, lat, t.latency_log_sd.0, acc, t.accuracy_sd.0)
-                    >= settings.confidence,
+                p_la >= settings.confidence,
                 vulcan::utility(&slo, VULCAN_GAMMA, lat, acc, t.resources.0),
             ),
             // VideoStorm has no SLOs to filter by: every plan of its profile is an option.

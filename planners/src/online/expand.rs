@@ -13,7 +13,6 @@ use super::search::TierPlan;
 use super::Fx;
 use crate::matching::greedy::{self, Options};
 use crate::matching::{Instance, Mode};
-use crate::search::acquisition::p_latency_accuracy;
 
 /// What [`Algorithm::Ilp`] did on this thread: partition-epochs solved, of those not proven
 /// optimal within the time limit (the incumbent is used), and those matched by the fast
@@ -140,21 +139,6 @@ pub struct Member {
     pub candidates: Vec<TierPlan>,
     /// The cluster's search still wants profiles.
     pub searching: bool,
-}
-
-/// Probability that a candidate meets this member's own SLOs.
-pub fn member_probability(m: &Member, t: &TierPlan) -> f64 {
-    let slo = m.query.query(m.higher_is_better).slo;
-    if !slo.cost_met(t.cost_usd_per_hour.0) {
-        return 0.0;
-    }
-    p_latency_accuracy(
-        &slo,
-        t.latency_ms.0,
-        t.latency_log_sd.0,
-        t.accuracy.0,
-        t.accuracy_sd.0,
-    )
 }
 
 /// A stable hash of a query id (FNV-1a), so that binding does not depend on the process.

@@ -15,7 +15,8 @@ use super::objective::{self, Objective};
 use super::rows::{tier_code, DeviceRow};
 use super::stats::ConfigStats;
 use super::Fx;
-use crate::model::{enumerate_plans, AppModel, Config, Device, Plan};
+use crate::model::{enumerate_plans, AppModel, Config, Device, Plan, SloTargets};
+use crate::search::acquisition::p_latency_accuracy;
 use crate::search::bo::{Search, Settings};
 use crate::search::gp::Gp;
 use crate::search::{vulcan, warm};
@@ -59,6 +60,20 @@ pub struct TierPlan {
     /// What the plan holds in Vulcan's utility: GPU shares plus megabytes across tiers per
     /// input ([`crate::search::vulcan::resources`]).
     pub resources: Fx,
+}
+
+impl TierPlan {
+    /// Probability that the plan meets the latency and accuracy bounds of `slo` (the cost
+    /// bound is known exactly: [`crate::model::SloTargets::cost_met`]).
+    pub fn p_latency_accuracy(&self, slo: &SloTargets) -> f64 {
+        p_latency_accuracy(
+            slo,
+            self.latency_ms.0,
+            self.latency_log_sd.0,
+            self.accuracy.0,
+            self.accuracy_sd.0,
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
