@@ -93,6 +93,9 @@ pub struct PlannerConfig {
     pub profile_inputs: i32,
     /// Profile requests a cluster's search has out at once (batched proposals).
     pub profile_batch: usize,
+    /// Tell each cluster's search its configurations' accuracy standard errors (known noise
+    /// for the accuracy surrogate).
+    pub known_noise: bool,
     /// Stop once every input partition has been read to its end and every epoch is closed
     /// (batch replays and tests); a service leaves this off.
     pub exit_when_caught_up: bool,
@@ -118,6 +121,7 @@ impl Default for PlannerConfig {
             profile_class: crate::embedded::PROFILE_CLASS.into(),
             profile_inputs: 16,
             profile_batch: 1,
+            known_noise: false,
             exit_when_caught_up: false,
             hardware_speed: BTreeMap::new(),
         }

@@ -76,6 +76,8 @@ pub struct Outcome {
     pub verdict: Verdict,
     pub samples: u64,
     pub mean: Option<f64>,
+    /// Standard error of the stratified mean (what a search takes as the mean's noise).
+    pub se: Option<f64>,
     pub interval: Option<(f64, f64)>,
 }
 
@@ -103,6 +105,7 @@ pub fn profile<F: FnMut(&str) -> f64>(
                 verdict,
                 samples: est.samples(),
                 mean: est.mean(),
+                se: est.variance_of_mean().map(f64::sqrt),
                 interval: est.interval(test.confidence()),
             };
         }

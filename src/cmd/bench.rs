@@ -146,6 +146,8 @@ pub fn settings_for(name: &str, scenario: &str) -> anyhow::Result<Settings> {
         "warm-start" => s.search.warm_start = true,
         // Four profile requests per cluster at once instead of one.
         "batched" => s.search.profile_batch = 4,
+        // Accuracy standard errors told to the search (its surrogate's known noise).
+        "known-noise" => s.search.known_noise = true,
         "no-profiler" => bail!(
             "the `no-profiler` ablation is not built: the dataflow does not use the precision-aware profiler yet"
         ),

@@ -99,6 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     settings.matching.full_every = p.full_every;
     settings.search.profile_batch = p.profile_batch;
+    settings.search.known_noise = p.known_noise;
     if p.cost_mode {
         settings = settings.cost_mode();
     }

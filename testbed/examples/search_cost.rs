@@ -3,6 +3,9 @@
 //!
 //!     cargo run --release -p compass-testbed --example search_cost -- [SEEDS] [CSV]
 //!
+//! With `SEARCH_KNOWN_NOISE=1`, Compass's search is also told each profile's accuracy
+//! standard error (its surrogate's known noise); by default it is not, as online.
+//!
 //! For every application, every SLO class and three user devices (a phone, a laptop, a
 //! Jetson), one query over every plan on: the user's device, an edge server (A10), and one
 //! cloud machine of each class (A10, A100, H100). Queries whose space has no truly feasible
@@ -332,7 +335,10 @@ fn compass(
         };
         spent.profiles += 1;
         spent.gpu_s += samples.iter().map(|s| s.gpu_seconds).sum::<f64>();
-        let (reference, accuracy) = profile_means(&samples, app.operator_count());
+        let (reference, mut accuracy) = profile_means(&samples, app.operator_count());
+        if std::env::var_os("SEARCH_KNOWN_NOISE").is_none() {
+            accuracy.se = 0.0;
+        }
         search.tell(&config, &reference, accuracy);
         if search
             .candidates()

@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use compass_planners::model::{perf, Device, OperatorModel, Placement, Plan, Query};
+use compass_planners::search::bo::Measured;
 use compass_schemas::{
     Assignment, AssignmentStatus, DeviceTelemetry, OperatorKind, OperatorMeasurement,
     ProfileRequest, ProfileSample,
@@ -356,9 +357,9 @@ impl World {
 }
 
 /// What a whole-pipeline profile tells a search: each of the first `operators` operators'
-/// mean latency over the samples (in the units measured) and the mean accuracy score of
-/// the samples that have one (NaN when none does).
-pub fn profile_means(samples: &[ProfileSample], operators: usize) -> (Vec<f64>, f64) {
+/// mean latency over the samples (in the units measured) and the accuracy of the samples
+/// that have one: their mean (NaN when none does) and its standard error.
+pub fn profile_means(samples: &[ProfileSample], operators: usize) -> (Vec<f64>, Measured) {
     let n = samples.len().max(1) as f64;
     let latency = (0..operators)
         .map(|op| {
@@ -371,10 +372,5 @@ pub fn profile_means(samples: &[ProfileSample], operators: usize) -> (Vec<f64>, 
         })
         .collect();
     let scored: Vec<f64> = samples.iter().filter_map(|s| s.accuracy).collect();
-    let accuracy = if scored.is_empty() {
-        f64::NAN
-    } else {
-        scored.iter().sum::<f64>() / scored.len() as f64
-    };
-    (latency, accuracy)
+    (latency, Measured::of(&scored))
 }

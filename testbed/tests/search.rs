@@ -5,7 +5,7 @@
 //! must trade cost against the edge server and the cloud.
 
 use compass_planners::model::Plan;
-use compass_planners::search::bo::{Search, Settings};
+use compass_planners::search::bo::{Measured, Search, Settings};
 use compass_planners::search::vulcan::Vulcan;
 use compass_testbed::worker::{Deployed, World};
 
@@ -163,13 +163,13 @@ fn compass_needs_fewer_profiles_than_vulcan_to_a_feasible_plan() {
 
 /// One profile with the precision-aware profiler deciding how many inputs it needs: batches
 /// of 4, at most 32, stopping once the accuracy interval is clearly on one side of the
-/// threshold. Returns reference latencies, mean accuracy and the inputs used.
+/// threshold. Returns reference latencies, the accuracy measured and the inputs used.
 fn profile_precise(
     world: &mut World,
     app: &compass_planners::model::AppModel,
     config: &compass_planners::model::Config,
     tag: &str,
-) -> (Vec<f64>, f64, u64) {
+) -> (Vec<f64>, Measured, u64) {
     use compass_profilers::decision::{profile as run, Test};
     use compass_profilers::stratified::Stratified;
     let mut latencies: Vec<Vec<f64>> = Vec::new();
@@ -191,15 +191,24 @@ fn profile_precise(
     let reference = (0..app.operator_count())
         .map(|op| latencies.iter().map(|l| l[op]).sum::<f64>() / n)
         .collect();
-    (reference, outcome.mean.unwrap_or(f64::NAN), outcome.samples)
+    let accuracy = Measured {
+        mean: outcome.mean.unwrap_or(f64::NAN),
+        se: outcome.se.unwrap_or(0.0),
+    };
+    (reference, accuracy, outcome.samples)
 }
 
+/// The search with the precision-aware profiler, which also tells the search each mean's
+/// standard error (the accuracy surrogate takes it as known noise). Over 200 seeds, so that
+/// the rate is measured rather than met by a lucky ten: at least 90% must end on the truly
+/// cheapest feasible plan.
 #[test]
-fn the_search_with_the_precision_aware_profiler_still_finds_the_optimum() {
+fn the_search_with_the_precision_aware_profiler_finds_the_optimum_in_nine_of_ten() {
     let f = fixture();
     let (app, plans, devices, query) = (&f.truth.model, &f.plans, &f.devices, &f.query);
     let (mut found, mut inputs, mut profiles) = (0, 0u64, 0usize);
-    for seed in 0..10u64 {
+    let seeds = 200u64;
+    for seed in 0..seeds {
         let mut world = f.world(seed);
         let mut search = Search::new(
             app,
@@ -226,12 +235,15 @@ fn the_search_with_the_precision_aware_profiler_still_finds_the_optimum() {
         found += usize::from(ok);
     }
     let per_profile = inputs as f64 / profiles as f64;
-    // Reported, not asserted: with one stratum and α split over 8 looks, plans near the
-    // threshold run to the cap, so the average can exceed a fixed 16.
-    eprintln!("precision-aware profiling: cheapest feasible in {found} of 10 seeds; {per_profile:.1} inputs per profile on average (fixed profiling uses 16, the cap is 32)");
+    // Inputs reported, not asserted: with one stratum and α split over 8 looks, plans near
+    // the threshold run to the cap, so the average can exceed a fixed 16.
+    eprintln!(
+        "precision-aware profiling: cheapest feasible in {found} of {seeds} seeds; {:.2} profiles per search, {per_profile:.1} inputs per profile (fixed profiling uses 16, the cap is 32)",
+        profiles as f64 / seeds as f64
+    );
     assert!(
-        found >= 9,
-        "found the cheapest feasible plan in only {found} of 10 seeds"
+        found as u64 * 10 >= seeds * 9,
+        "found the cheapest feasible plan in only {found} of {seeds} seeds"
     );
 }
 

@@ -17,7 +17,7 @@ use super::stats::ConfigStats;
 use super::Fx;
 use crate::model::{enumerate_plans, AppModel, Config, Device, Plan, SloTargets};
 use crate::search::acquisition::p_latency_accuracy;
-use crate::search::bo::{Search, Settings};
+use crate::search::bo::{Measured, Search, Settings};
 use crate::search::gp::Gp;
 use crate::search::{vulcan, warm};
 
@@ -135,6 +135,11 @@ pub struct OnlineSettings {
     /// Whose objective picks the candidates ([`Objective`]); the matcher's
     /// [`super::expand::MatchSettings::objective`] must agree.
     pub objective: Objective,
+    /// Tell the search each configuration's accuracy standard error (known noise for its
+    /// surrogate). Off by default: honest doubt keeps plans below the candidate confidence
+    /// that end to end mostly meet their SLOs anyway, and cost 6.8% of demo goodput over six
+    /// seeds (BENCHMARKS.md, tenth session); `compass bench --planner known-noise`.
+    pub known_noise: bool,
 }
 
 impl Default for OnlineSettings {
@@ -146,6 +151,7 @@ impl Default for OnlineSettings {
             warm_start: false,
             profile_batch: 1,
             objective: Objective::Slo,
+            known_noise: false,
         }
     }
 }
@@ -173,14 +179,17 @@ pub fn search_cluster(
     }
     let query = spec.representative(id);
     let mut search = Search::new(app, &plans, &devices, &query, settings.search.clone());
-    let observed: Vec<(Config, Vec<f64>, f64)> = stats
+    let observed: Vec<(Config, Vec<f64>, Measured)> = stats
         .iter()
         .filter_map(|(&i, s)| {
             let acc = s.accuracy.get(&id.stratum)?;
             Some((
                 app.config(u128::from(i)).ok()?,
                 s.reference_ms()?,
-                acc.mean.0,
+                Measured {
+                    mean: acc.mean.0,
+                    se: if settings.known_noise { acc.se() } else { 0.0 },
+                },
             ))
         })
         .collect();

@@ -33,6 +33,15 @@ impl Moments {
         self.m2.0 += d * (x - self.mean.0);
     }
 
+    /// Standard error of the mean (0 below two samples).
+    pub fn se(&self) -> f64 {
+        if self.n < 2 {
+            0.0
+        } else {
+            self.sd() / (self.n as f64).sqrt()
+        }
+    }
+
     /// Sample standard deviation (0 below two samples).
     pub fn sd(&self) -> f64 {
         if self.n < 2 {

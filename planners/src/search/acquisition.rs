@@ -67,13 +67,18 @@ pub fn p_latency_accuracy(
     } else {
         0.0
     };
-    let p_acc = match slo.accuracy {
+    p_lat * p_accuracy(slo, accuracy, accuracy_sd)
+}
+
+/// P(accuracy meets its bound) under a normal belief (1 without an accuracy SLO; a coin flip
+/// without a model yet).
+pub fn p_accuracy(slo: &crate::model::SloTargets, accuracy: f64, accuracy_sd: f64) -> f64 {
+    match slo.accuracy {
         None => 1.0,
         Some(_) if accuracy.is_nan() => 0.5,
         Some(b) if b.higher_is_better => 1.0 - prob_at_most(accuracy, accuracy_sd, b.threshold),
         Some(b) => prob_at_most(accuracy, accuracy_sd, b.threshold),
-    };
-    p_lat * p_acc
+    }
 }
 
 /// A normal belief about one metric of one candidate.

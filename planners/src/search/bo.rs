@@ -7,6 +7,10 @@
 //! configuration, and the performance model adds speed, share, transfers and queueing. One GP
 //! predicts accuracy. Cost is known exactly from the plan.
 //!
+//! A profile's accuracy is a mean over a few inputs, told with its standard error
+//! ([`Measured`]); the accuracy GP takes that error as known noise, so one lucky profile of
+//! 16 inputs cannot make a configuration look certain.
+//!
 //! [`Search::ask`] proposes the configuration of the plan with the highest
 //! improvement(cost) × P(latency ok) × P(accuracy ok) (or P(feasible) before any plan is
 //! known feasible); once a feasible incumbent exists it stops when no plan's expected gain
@@ -55,6 +59,35 @@ impl Default for Settings {
     }
 }
 
+/// A profile's accuracy: the mean score over its inputs and the standard error of that
+/// mean (0 when unknown, e.g. from a single input: then only the fitted noise applies).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measured {
+    pub mean: f64,
+    pub se: f64,
+}
+
+impl Measured {
+    /// The mean and standard error of `scores` (the error is 0 below two scores).
+    pub fn of(scores: &[f64]) -> Measured {
+        let n = scores.len();
+        if n == 0 {
+            return Measured {
+                mean: f64::NAN,
+                se: 0.0,
+            };
+        }
+        let mean = scores.iter().sum::<f64>() / n as f64;
+        let se = if n < 2 {
+            0.0
+        } else {
+            let var = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+            (var / n as f64).sqrt()
+        };
+        Measured { mean, se }
+    }
+}
+
 /// A plan's predictions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
@@ -81,6 +114,8 @@ pub struct Search<'a> {
     op_y: Vec<Vec<f64>>,
     acc_x: Vec<Array1<f64>>,
     acc_y: Vec<f64>,
+    /// Known noise variance of each accuracy observation (its standard error squared).
+    acc_known: Vec<f64>,
     op_models: Vec<Option<Gp>>,
     acc_model: Option<Gp>,
     /// Other clusters' accuracy models (see [`super::warm`]); empty: a cold start.
@@ -137,6 +172,7 @@ impl<'a> Search<'a> {
             op_y: vec![Vec::new(); n],
             acc_x: Vec::new(),
             acc_y: Vec::new(),
+            acc_known: Vec::new(),
             op_models: vec![None; n],
             acc_model: None,
             history: Vec::new(),
@@ -216,8 +252,8 @@ impl<'a> Search<'a> {
     }
 
     /// Record a profile of `config`: each operator's latency in reference-GPU ms (per input,
-    /// averaged) and the mean accuracy score.
-    pub fn tell(&mut self, config: &Config, reference_ms: &[f64], accuracy: f64) {
+    /// averaged) and the accuracy measured.
+    pub fn tell(&mut self, config: &Config, reference_ms: &[f64], accuracy: Measured) {
         self.observe(config, reference_ms, accuracy);
         self.refit();
     }
@@ -229,7 +265,7 @@ impl<'a> Search<'a> {
     /// the configuration still counts as unprofiled for this cluster.
     pub fn tell_many<'c>(
         &mut self,
-        profiles: impl IntoIterator<Item = (&'c Config, &'c [f64], Option<f64>)>,
+        profiles: impl IntoIterator<Item = (&'c Config, &'c [f64], Option<Measured>)>,
     ) {
         for (c, ms, acc) in profiles {
             match acc {
@@ -241,15 +277,21 @@ impl<'a> Search<'a> {
         self.refit();
     }
 
-    fn observe(&mut self, config: &Config, reference_ms: &[f64], accuracy: f64) {
+    fn observe(&mut self, config: &Config, reference_ms: &[f64], accuracy: Measured) {
         let Ok(index) = self.app.index_of(config) else {
             return;
         };
         self.profiled.insert(index);
         self.observe_latency(config, reference_ms);
-        if accuracy.is_finite() {
+        if accuracy.mean.is_finite() {
             self.acc_x.push(encode(self.app, config, Encoding::OneHot));
-            self.acc_y.push(accuracy);
+            self.acc_y.push(accuracy.mean);
+            let se = if accuracy.se.is_finite() {
+                accuracy.se
+            } else {
+                0.0
+            };
+            self.acc_known.push(se * se);
         }
     }
 
@@ -268,7 +310,7 @@ impl<'a> Search<'a> {
         for op in 0..self.op_x.len() {
             self.op_models[op] = fit(&self.op_x[op], &self.op_y[op], seed);
         }
-        self.acc_model = fit(&self.acc_x, &self.acc_y, seed);
+        self.acc_model = fit_noisy(&self.acc_x, &self.acc_y, &self.acc_known, seed);
         self.warm = WarmModel::fit(
             &self.history,
             self.acc_model.as_ref(),
@@ -368,9 +410,13 @@ impl<'a> Search<'a> {
             .into_iter()
             .filter(|p| p.p_feasible >= self.settings.confidence)
             .collect();
+        // At equal cost a measured plan goes first: its belief rests on its own profile, an
+        // unmeasured one's on the surrogate's reach from its neighbours.
+        let measured = |p: &Prediction| self.is_profiled(p.plan);
         c.sort_by(|a, b| {
             a.cost_usd_per_hour
                 .total_cmp(&b.cost_usd_per_hour)
+                .then(measured(b).cmp(&measured(a)))
                 .then(b.p_feasible.total_cmp(&a.p_feasible))
                 .then(a.plan.cmp(&b.plan))
         });
@@ -436,6 +482,11 @@ impl<'a> Search<'a> {
 
 /// A GP fitted on `xs`, `ys` (one random restart); `None` without data.
 pub(super) fn fit(xs: &[Array1<f64>], ys: &[f64], seed: u64) -> Option<Gp> {
+    fit_noisy(xs, ys, &vec![0.0; ys.len()], seed)
+}
+
+/// [`fit`] with a known noise variance per observation.
+fn fit_noisy(xs: &[Array1<f64>], ys: &[f64], known: &[f64], seed: u64) -> Option<Gp> {
     if xs.is_empty() {
         return None;
     }
@@ -444,5 +495,5 @@ pub(super) fn fit(xs: &[Array1<f64>], ys: &[f64], seed: u64) -> Option<Gp> {
         return None;
     }
     let x = Array2::from_shape_fn((xs.len(), d), |(i, j)| xs[i][j]);
-    Gp::fit(x.view(), Array1::from(ys.to_vec()).view(), 1, seed).ok()
+    Gp::fit_noisy(x.view(), Array1::from(ys.to_vec()).view(), known, 1, seed).ok()
 }

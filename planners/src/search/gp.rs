@@ -9,6 +9,10 @@
 //! - **Incremental updates.** The Cholesky factor of K + σ²I is kept; a new observation adds
 //!   one row in O(n²) instead of refactoring in O(n³). Hyperparameters stay as fitted until
 //!   the caller refits.
+//! - **Known measurement noise.** An observation may carry its own noise variance (a profile's
+//!   accuracy is a mean over a few inputs: its standard error is known). It is added to the
+//!   diagonal on top of the fitted noise, so a noisy point cannot pull the posterior to itself
+//!   however well the likelihood would like to explain it as signal.
 //! - **Targets** are centred on their mean at fit time. Callers transform them first: log for
 //!   latency and cost, logit for accuracies in (0, 1).
 //!
@@ -30,6 +34,8 @@ pub enum GpError {
     Dimensions { expected: usize, found: usize },
     #[error("a target is not finite")]
     NotFinite,
+    #[error("a known noise variance is negative or not finite")]
+    BadNoise,
     #[error("the kernel matrix is not positive definite even with jitter")]
     NotPositiveDefinite,
 }
@@ -49,11 +55,13 @@ pub struct Gp {
     x: Vec<f64>,
     y: Vec<f64>,
     y_mean: f64,
+    /// Per observation, known noise variance added to the fitted one.
+    known: Vec<f64>,
     hyper: Hyper,
     inv_ls: Vec<f64>,
     signal: f64,
     noise: f64,
-    /// Lower Cholesky factor of K + σ²I, row-major n × n.
+    /// Lower Cholesky factor of K + σ²I + diag(known), row-major n × n.
     chol: Vec<f64>,
     /// (K + σ²I)⁻¹ y.
     alpha: Vec<f64>,
@@ -77,7 +85,20 @@ impl Gp {
         restarts: usize,
         seed: u64,
     ) -> Result<Gp, GpError> {
+        Gp::fit_noisy(x, y, &vec![0.0; y.len()], restarts, seed)
+    }
+
+    /// [`Gp::fit`] where observation i also carries a known noise variance `known[i]` (0:
+    /// only the fitted noise).
+    pub fn fit_noisy(
+        x: ArrayView2<f64>,
+        y: ArrayView1<f64>,
+        known: &[f64],
+        restarts: usize,
+        seed: u64,
+    ) -> Result<Gp, GpError> {
         let (xs, ys, d) = flatten(x, y)?;
+        let known = check_known(known, ys.len())?;
         let mean = ys.iter().sum::<f64>() / ys.len() as f64;
         let var = (ys.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / ys.len() as f64).max(1e-6);
         let start = Hyper {
@@ -99,8 +120,9 @@ impl Gp {
                     log_noise_var: (var * rng.random_range(1e-4..0.1)).ln(),
                 }
             };
-            let h = pattern_search(&xs, &ys, d, mean, init);
-            if let Ok(gp) = Gp::condition(xs.clone(), ys.clone(), d, mean, h.clone()) {
+            let h = pattern_search(&xs, &ys, &known, d, mean, init);
+            if let Ok(gp) = Gp::condition(xs.clone(), ys.clone(), known.clone(), d, mean, h.clone())
+            {
                 let lml = gp.log_marginal_likelihood();
                 if best.as_ref().is_none_or(|b| lml > b.0) {
                     best = Some((lml, h));
@@ -108,7 +130,7 @@ impl Gp {
             }
         }
         let (_, h) = best.ok_or(GpError::NotPositiveDefinite)?;
-        Gp::condition(xs, ys, d, mean, h)
+        Gp::condition(xs, ys, known, d, mean, h)
     }
 
     /// Condition on the data with given hyperparameters (no fitting).
@@ -121,12 +143,14 @@ impl Gp {
             });
         }
         let mean = ys.iter().sum::<f64>() / ys.len() as f64;
-        Gp::condition(xs, ys, d, mean, hyper)
+        let known = vec![0.0; ys.len()];
+        Gp::condition(xs, ys, known, d, mean, hyper)
     }
 
     fn condition(
         x: Vec<f64>,
         y: Vec<f64>,
+        known: Vec<f64>,
         d: usize,
         y_mean: f64,
         hyper: Hyper,
@@ -139,6 +163,7 @@ impl Gp {
             x,
             y: Vec::new(),
             y_mean,
+            known,
             hyper,
             inv_ls,
             signal,
@@ -156,7 +181,7 @@ impl Gp {
                 k[i * n + j] = v;
                 k[j * n + i] = v;
             }
-            k[i * n + i] += gp.noise;
+            k[i * n + i] += gp.noise + gp.known[i];
         }
         gp.chol = cholesky(&k, n).ok_or(GpError::NotPositiveDefinite)?;
         gp.alpha = gp.solve(&gp.y);
@@ -207,6 +232,14 @@ impl Gp {
 
     /// Add one observation: the factor grows by a row, in O(n²).
     pub fn add(&mut self, x: ArrayView1<f64>, y: f64) -> Result<(), GpError> {
+        self.add_noisy(x, y, 0.0)
+    }
+
+    /// [`Gp::add`] with a known noise variance for the new observation.
+    pub fn add_noisy(&mut self, x: ArrayView1<f64>, y: f64, known: f64) -> Result<(), GpError> {
+        if !known.is_finite() || known < 0.0 {
+            return Err(GpError::BadNoise);
+        }
         if x.len() != self.d {
             return Err(GpError::Dimensions {
                 expected: self.d,
@@ -220,7 +253,8 @@ impl Gp {
         let xv: Vec<f64> = x.iter().copied().collect();
         let kx: Vec<f64> = (0..n).map(|i| self.kernel(self.row(i), &xv)).collect();
         let l = forward(&self.chol, n, &kx);
-        let diag2 = self.kernel(&xv, &xv) + self.noise - l.iter().map(|v| v * v).sum::<f64>();
+        let diag2 =
+            self.kernel(&xv, &xv) + self.noise + known - l.iter().map(|v| v * v).sum::<f64>();
         if diag2 <= 0.0 {
             return Err(GpError::NotPositiveDefinite);
         }
@@ -235,6 +269,7 @@ impl Gp {
         self.chol = chol;
         self.x.extend_from_slice(&xv);
         self.y.push(y - self.y_mean);
+        self.known.push(known);
         self.w.push(w_new);
         self.alpha = self.solve(&self.y);
         Ok(())
@@ -374,6 +409,20 @@ fn flatten(x: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<(Vec<f64>, Vec<f64>
     Ok((x.iter().copied().collect(), y.to_vec(), x.ncols()))
 }
 
+/// `known` as noise variances for `n` observations: finite and not negative.
+fn check_known(known: &[f64], n: usize) -> Result<Vec<f64>, GpError> {
+    if known.len() != n {
+        return Err(GpError::Mismatch {
+            x: n,
+            y: known.len(),
+        });
+    }
+    if known.iter().any(|v| !v.is_finite() || *v < 0.0) {
+        return Err(GpError::BadNoise);
+    }
+    Ok(known.to_vec())
+}
+
 /// Lower Cholesky factor of the n × n row-major matrix `a`, with growing jitter on failure.
 fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
     let scale = (0..n)
@@ -419,9 +468,9 @@ fn forward(l: &[f64], n: usize, v: &[f64]) -> Vec<f64> {
 }
 
 /// Hooke–Jeeves pattern search on the log marginal likelihood, in log-hyperparameter space.
-fn pattern_search(x: &[f64], y: &[f64], d: usize, mean: f64, start: Hyper) -> Hyper {
+fn pattern_search(x: &[f64], y: &[f64], known: &[f64], d: usize, mean: f64, start: Hyper) -> Hyper {
     let lml = |h: &Hyper| -> f64 {
-        Gp::condition(x.to_vec(), y.to_vec(), d, mean, h.clone())
+        Gp::condition(x.to_vec(), y.to_vec(), known.to_vec(), d, mean, h.clone())
             .map(|g| g.log_marginal_likelihood())
             .unwrap_or(f64::NEG_INFINITY)
     };

@@ -160,7 +160,7 @@ pub fn profile(
     app: &compass_planners::model::AppModel,
     config: &compass_planners::model::Config,
     tag: &str,
-) -> (Vec<f64>, f64) {
+) -> (Vec<f64>, compass_planners::search::bo::Measured) {
     profile_on(world, app, config, "sparse", tag)
 }
 
@@ -171,7 +171,7 @@ pub fn profile_on(
     config: &compass_planners::model::Config,
     stratum: &str,
     tag: &str,
-) -> (Vec<f64>, f64) {
+) -> (Vec<f64>, compass_planners::search::bo::Measured) {
     let req = request(app, config, stratum, 16, tag);
     let samples = world.answer(&req, 0).expect("profile");
     compass_testbed::worker::profile_means(&samples, app.operator_count())

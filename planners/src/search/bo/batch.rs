@@ -55,8 +55,19 @@ impl Search<'_> {
             if let Some(g) = self.acc_model.as_mut() {
                 let xa = encode(self.app, config, Encoding::OneHot);
                 let (mean, _) = g.predict(xa.view());
-                let _ = g.add(xa.view(), mean);
+                // As noisy as a typical real profile of this search.
+                let _ = g.add_noisy(xa.view(), mean, typical(&self.acc_known));
             }
         }
     }
+}
+
+/// The median of the known noise variances (0 without any).
+fn typical(known: &[f64]) -> f64 {
+    let mut v: Vec<f64> = known.to_vec();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }

@@ -111,3 +111,41 @@ fn the_candidate_cache_agrees_with_direct_prediction_across_updates() {
         }
     }
 }
+
+#[test]
+fn a_known_noise_keeps_the_posterior_from_collapsing_onto_one_noisy_point() {
+    // Three observations of a constant, one of them far off with a known variance of 4: the
+    // posterior there must stay wide (at least the variance of the other information) and
+    // the mean must not follow the outlier all the way.
+    let x = array![[0.0], [0.5], [1.0]];
+    let y = array![70.0, 78.0, 70.0];
+    let blind = Gp::fit(x.view(), y.view(), 2, 1).expect("fit");
+    let noisy = Gp::fit_noisy(x.view(), y.view(), &[0.0, 4.0, 0.0], 2, 1).expect("fit");
+    let (mb, vb) = blind.predict(array![0.5].view());
+    let (mn, vn) = noisy.predict(array![0.5].view());
+    assert!(vn > vb, "known noise widens the belief: {vn} vs {vb}");
+    assert!(mn < mb, "and pulls it less: {mn} vs {mb}");
+    // Adding an observation with its noise equals fitting with it, hyperparameters held.
+    let mut grown = Gp::condition(
+        vec![0.0, 0.5],
+        vec![70.0, 78.0],
+        vec![0.0, 4.0],
+        1,
+        noisy.y_mean,
+        noisy.hyper().clone(),
+    )
+    .expect("gp");
+    grown.add_noisy(x.row(2), y[2], 0.0).expect("add");
+    let (a, b) = (
+        noisy.predict(array![0.3].view()),
+        grown.predict(array![0.3].view()),
+    );
+    assert!(
+        (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9,
+        "{a:?} vs {b:?}"
+    );
+    assert_eq!(
+        Gp::fit_noisy(x.view(), y.view(), &[0.0, -1.0, 0.0], 0, 0).err(),
+        Some(GpError::BadNoise)
+    );
+}
