@@ -137,7 +137,7 @@ pub struct OnlineSettings {
     pub objective: Objective,
     /// Tell the search each configuration's accuracy standard error (known noise for its
     /// surrogate). Off by default: honest doubt keeps plans below the candidate confidence
-    /// that end to end mostly meet their SLOs anyway, and cost 6.8% of demo goodput over six
+    /// that end to end mostly meet their SLOs anyway, and cost 6.5% of demo goodput over six
     /// seeds (BENCHMARKS.md, tenth session); `compass bench --planner known-noise`.
     pub known_noise: bool,
 }
