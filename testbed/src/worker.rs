@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use compass_planners::model::{perf, Device, OperatorModel, Placement, Plan, Query};
+use compass_planners::online::stats::Moments;
 use compass_planners::search::bo::Measured;
 use compass_schemas::{
     Assignment, AssignmentStatus, DeviceTelemetry, OperatorKind, OperatorMeasurement,
@@ -371,6 +372,9 @@ pub fn profile_means(samples: &[ProfileSample], operators: usize) -> (Vec<f64>, 
                 / n
         })
         .collect();
-    let scored: Vec<f64> = samples.iter().filter_map(|s| s.accuracy).collect();
-    (latency, Measured::of(&scored))
+    let mut accuracy = Moments::default();
+    for score in samples.iter().filter_map(|s| s.accuracy) {
+        accuracy.push(score);
+    }
+    (latency, accuracy.measured())
 }

@@ -182,15 +182,11 @@ pub fn search_cluster(
     let observed: Vec<(Config, Vec<f64>, Measured)> = stats
         .iter()
         .filter_map(|(&i, s)| {
-            let acc = s.accuracy.get(&id.stratum)?;
-            Some((
-                app.config(u128::from(i)).ok()?,
-                s.reference_ms()?,
-                Measured {
-                    mean: acc.mean.0,
-                    se: if settings.known_noise { acc.se() } else { 0.0 },
-                },
-            ))
+            let mut acc = s.accuracy.get(&id.stratum)?.measured();
+            if !settings.known_noise {
+                acc.se = 0.0;
+            }
+            Some((app.config(u128::from(i)).ok()?, s.reference_ms()?, acc))
         })
         .collect();
     // Latency does not depend on the data: with the warm start, configurations profiled

@@ -14,6 +14,7 @@ use thiserror::Error;
 
 use super::Fx;
 use crate::model::{AppModel, Config};
+use crate::search::bo::Measured;
 
 /// Count, mean and sum of squared deviations (Welford).
 #[derive(
@@ -39,6 +40,14 @@ impl Moments {
             0.0
         } else {
             self.sd() / (self.n as f64).sqrt()
+        }
+    }
+
+    /// The mean (NaN without samples) and its standard error, as a search is told them.
+    pub fn measured(&self) -> Measured {
+        Measured {
+            mean: if self.n == 0 { f64::NAN } else { self.mean.0 },
+            se: self.se(),
         }
     }
 

@@ -61,31 +61,11 @@ impl Default for Settings {
 
 /// A profile's accuracy: the mean score over its inputs and the standard error of that
 /// mean (0 when unknown, e.g. from a single input: then only the fitted noise applies).
+/// [`crate::online::stats::Moments::measured`] makes one from accumulated scores.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measured {
     pub mean: f64,
     pub se: f64,
-}
-
-impl Measured {
-    /// The mean and standard error of `scores` (the error is 0 below two scores).
-    pub fn of(scores: &[f64]) -> Measured {
-        let n = scores.len();
-        if n == 0 {
-            return Measured {
-                mean: f64::NAN,
-                se: 0.0,
-            };
-        }
-        let mean = scores.iter().sum::<f64>() / n as f64;
-        let se = if n < 2 {
-            0.0
-        } else {
-            let var = scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-            (var / n as f64).sqrt()
-        };
-        Measured { mean, se }
-    }
 }
 
 /// A plan's predictions.

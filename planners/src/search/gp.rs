@@ -63,7 +63,7 @@ pub struct Gp {
     noise: f64,
     /// Lower Cholesky factor of K + σ²I + diag(known), row-major n × n.
     chol: Vec<f64>,
-    /// (K + σ²I)⁻¹ y.
+    /// (K + σ²I + diag(known))⁻¹ y.
     alpha: Vec<f64>,
     /// L⁻¹ y: grows by one entry per observation, earlier entries never change.
     w: Vec<f64>,
