@@ -93,6 +93,10 @@ pub struct PlannerConfig {
     pub profile_inputs: i32,
     /// Profile requests a cluster's search has out at once (batched proposals).
     pub profile_batch: usize,
+    /// Most rounds of `profile_inputs` inputs a candidate's configuration is measured in
+    /// while its accuracy interval straddles the SLO threshold (precision-aware profiling);
+    /// 1: one round, whatever it shows.
+    pub profile_rounds: u64,
     /// Tell each cluster's search its configurations' accuracy standard errors (known noise
     /// for the accuracy surrogate).
     pub known_noise: bool,
@@ -121,6 +125,7 @@ impl Default for PlannerConfig {
             profile_class: crate::embedded::PROFILE_CLASS.into(),
             profile_inputs: 16,
             profile_batch: 1,
+            profile_rounds: 1,
             known_noise: false,
             exit_when_caught_up: false,
             hardware_speed: BTreeMap::new(),

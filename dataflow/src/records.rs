@@ -70,25 +70,35 @@ pub fn withdrawal(epoch: u64, query_id: &str, decided_at_ms: i64) -> Assignment 
     }
 }
 
-/// A profile request's id: `app:config:stratum`, then `@scope` for a search that reads only
-/// its own profiles ([`crate::Settings::per_query_profiles`]).
-pub fn request_id(app_id: &str, config: u64, stratum: &str, scope: &str) -> String {
-    if scope.is_empty() {
-        format!("{app_id}:{config}:{stratum}")
-    } else {
-        format!("{app_id}:{config}:{stratum}@{scope}")
+/// A profile request's id: `app:config:stratum`, then `~k` for the (k+1)-th round of inputs
+/// of a configuration still undecided (round 0 has none), then `@scope` for a search that
+/// reads only its own profiles ([`crate::Settings::per_query_profiles`]). Each round has its
+/// own id, so a worker measures fresh inputs for it (it names inputs after the request).
+pub fn request_id(app_id: &str, config: u64, stratum: &str, round: u32, scope: &str) -> String {
+    let mut id = format!("{app_id}:{config}:{stratum}");
+    if round > 0 {
+        id.push_str(&format!("~{round}"));
     }
+    if !scope.is_empty() {
+        id.push('@');
+        id.push_str(scope);
+    }
+    id
 }
 
 /// The scope of the request a sample answers (empty: shared by every search). Read after
 /// the prefix the sample's own application, configuration and stratum give (a sample carries
-/// its request's), so an `@` inside an id is not taken for the separator.
+/// its request's) and the round, so an `@` or `~` inside an id is not taken for a separator.
 pub fn scope_of(app_id: &str, config: u64, stratum: &str, request_id: Option<&str>) -> String {
-    let prefix = format!("{app_id}:{config}:{stratum}@");
-    request_id
-        .and_then(|r| r.strip_prefix(&prefix))
-        .unwrap_or_default()
-        .to_string()
+    let prefix = format!("{app_id}:{config}:{stratum}");
+    let Some(rest) = request_id.and_then(|r| r.strip_prefix(&prefix)) else {
+        return String::new();
+    };
+    let rest = match rest.strip_prefix('~') {
+        Some(r) => r.trim_start_matches(|c: char| c.is_ascii_digit()),
+        None => rest,
+    };
+    rest.strip_prefix('@').unwrap_or_default().to_string()
 }
 
 /// The profile request for a search's ask, to be measured on `hardware_class` with `inputs`
@@ -102,7 +112,13 @@ pub fn profile_request(
     event_time_ms: i64,
 ) -> ProfileRequest {
     ProfileRequest {
-        request_id: request_id(&ask.app_id, ask.next.config, &ask.stratum, &ask.scope),
+        request_id: request_id(
+            &ask.app_id,
+            ask.next.config,
+            &ask.stratum,
+            ask.next.round,
+            &ask.scope,
+        ),
         app_id: ask.app_id.clone(),
         hardware_class: hardware_class.to_string(),
         operators: ask
@@ -119,7 +135,14 @@ pub fn profile_request(
             inputs,
         }],
         decision_epoch: i64::try_from(epoch).unwrap_or(i64::MAX),
-        reason: "search: most promising unprofiled configuration".into(),
+        reason: if ask.next.round == 0 {
+            "search: most promising unprofiled configuration".into()
+        } else {
+            format!(
+                "search: a candidate's accuracy is still undecided (round {})",
+                ask.next.round + 1
+            )
+        },
         event_time_ms,
     }
 }
@@ -153,11 +176,18 @@ mod tests {
 
     #[test]
     fn request_ids_carry_their_scope() {
-        let shared = request_id("app:x", 7, "clean@home", "");
+        let shared = request_id("app:x", 7, "clean@home", 0, "");
         assert_eq!(shared, "app:x:7:clean@home");
         assert_eq!(scope_of("app:x", 7, "clean@home", Some(&shared)), "");
-        let own = request_id("app:x", 7, "clean@home", "q@1");
+        let own = request_id("app:x", 7, "clean@home", 0, "q@1");
         assert_eq!(scope_of("app:x", 7, "clean@home", Some(&own)), "q@1");
+        // Later rounds have ids of their own and read as the same scope.
+        let again = request_id("app:x", 7, "clean@home", 2, "q@1");
+        assert_eq!(again, "app:x:7:clean@home~2@q@1");
+        assert_eq!(scope_of("app:x", 7, "clean@home", Some(&again)), "q@1");
+        let shared_again = request_id("app:x", 7, "clean~1", 3, "");
+        assert_eq!(shared_again, "app:x:7:clean~1~3");
+        assert_eq!(scope_of("app:x", 7, "clean~1", Some(&shared_again)), "");
         // A sample of another configuration does not read as this scope.
         assert_eq!(scope_of("app:x", 8, "clean@home", Some(&own)), "");
         assert_eq!(scope_of("app:x", 7, "clean@home", None), "");

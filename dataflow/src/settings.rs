@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use compass_planners::matching::Mode;
 use compass_planners::online::expand::MatchSettings;
 use compass_planners::online::objective::Objective;
+use compass_planners::online::rounds::Rounds;
 use compass_planners::online::search::OnlineSettings;
 use compass_planners::search::cluster::Buckets;
 
@@ -56,6 +57,18 @@ impl Default for Settings {
 impl Settings {
     pub fn cost_mode(mut self) -> Self {
         self.matching.mode = Mode::Cost;
+        self
+    }
+
+    /// Measure a candidate whose accuracy is still undecided again, up to `max_rounds`
+    /// requests of `profile_inputs` inputs each (see `compass_planners::online::rounds`);
+    /// 1 or less: one request per configuration. Call after setting `profile_inputs`.
+    pub fn with_rounds(mut self, max_rounds: u64) -> Self {
+        self.search.rounds = (max_rounds > 1).then(|| Rounds {
+            inputs: u64::try_from(self.profile_inputs.max(1)).unwrap_or(1),
+            max_rounds,
+            ..Rounds::default()
+        });
         self
     }
 

@@ -128,6 +128,7 @@ fn arrivals_departures_and_bad_queries() {
                     next: compass_planners::online::search::NextProfile {
                         config: 0,
                         ops: Vec::new(),
+                        round: 0,
                     },
                 },
                 "a100-80gb",

@@ -25,6 +25,12 @@ impl Running {
         self.m2 += d * (x - self.mean);
     }
 
+    /// Statistics summarized elsewhere: `n` samples with mean `mean` and sum of squared
+    /// deviations `m2` (what a Welford accumulator holds).
+    pub fn from_moments(n: u64, mean: f64, m2: f64) -> Self {
+        Running { n, mean, m2 }
+    }
+
     /// Sample variance (n − 1 denominator); `None` below two samples.
     pub fn variance(&self) -> Option<f64> {
         (self.n >= 2).then(|| self.m2 / (self.n - 1) as f64)
@@ -64,6 +70,14 @@ impl Stratified {
                 .map(|(n, w)| (n.to_string(), (w / total, Running::default())))
                 .collect(),
         })
+    }
+
+    /// One stratum (the whole workload) with statistics already gathered: how an online
+    /// planner, which keeps running moments rather than samples, asks for an interval.
+    pub fn single(stratum: &str, stats: Running) -> Self {
+        Stratified {
+            strata: BTreeMap::from([(stratum.to_string(), (1.0, stats))]),
+        }
     }
 
     pub fn add(&mut self, stratum: &str, value: f64) -> Result<(), StratifiedError> {

@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use compass_dataflow::Settings;
 use compass_planners::online::expand::Algorithm;
 use compass_planners::online::objective::Objective;
+use compass_planners::online::rounds::Rounds;
 use compass_schemas::Tier;
 use compass_testbed::sim::Scenario;
 use serde::Serialize;
@@ -148,8 +149,15 @@ pub fn settings_for(name: &str, scenario: &str) -> anyhow::Result<Settings> {
         "batched" => s.search.profile_batch = 4,
         // Accuracy standard errors told to the search (its surrogate's known noise).
         "known-noise" => s.search.known_noise = true,
+        // Precision-aware profiling: an undecided candidate measured in a second round.
+        "rounds" => s = s.with_rounds(Rounds::default().max_rounds),
+        // Both: the rounds' standard errors told to the search as well.
+        "rounds-known-noise" => {
+            s = s.with_rounds(Rounds::default().max_rounds);
+            s.search.known_noise = true;
+        }
         "no-profiler" => bail!(
-            "the `no-profiler` ablation is not built: the dataflow does not use the precision-aware profiler yet"
+            "`no-profiler` is `compass` itself: it measures each configuration in one round by default (planner.profile_rounds = 1); the `rounds` planner adds the precision-aware rounds"
         ),
         other => bail!("unknown planner `{other}`"),
     }
@@ -160,7 +168,7 @@ pub fn settings_for(name: &str, scenario: &str) -> anyhow::Result<Settings> {
 fn default_planners(scenario: &str) -> &'static str {
     match scenario {
         "oracle" => "compass,vulcan,videostorm,ilp",
-        "ablation" => "compass,no-clusters,warm-start,no-matching",
+        "ablation" => "compass,no-clusters,warm-start,rounds,no-matching",
         _ => "compass,vulcan,videostorm",
     }
 }

@@ -100,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     settings.matching.full_every = p.full_every;
     settings.search.profile_batch = p.profile_batch;
     settings.search.known_noise = p.known_noise;
+    settings = settings.with_rounds(p.profile_rounds);
     if p.cost_mode {
         settings = settings.cost_mode();
     }

@@ -6,7 +6,8 @@
 //! - [`clusters::cluster_of`] and [`clusters::ClusterSpec::merge`] to group queries that ask
 //!   alike;
 //! - [`search::search_cluster`] to rerun one cluster's search from its application's
-//!   statistics: the candidates it yields and the next configuration worth profiling;
+//!   statistics: the candidates it yields and the next configuration worth profiling, or
+//!   another round of inputs for a candidate still undecided ([`rounds`]);
 //! - [`bind::Bindings::plan`] to bind members' candidates to concrete machines and match
 //!   queries to plans under capacity, warm-started from the current decisions (members
 //!   bound before and unchanged are not bound again).
@@ -21,6 +22,7 @@ pub mod expand;
 mod fixtures;
 pub mod fx;
 pub mod objective;
+pub mod rounds;
 pub mod rows;
 pub mod search;
 pub mod stats;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::clusters::{ClusterId, ClusterSpec};
 use super::objective::{self, Objective};
+use super::rounds::{self, Rounds};
 use super::rows::{tier_code, DeviceRow};
 use super::stats::ConfigStats;
 use super::Fx;
@@ -104,6 +105,9 @@ fn op_choices(app: &AppModel, config: &Config) -> Vec<OpChoice> {
 pub struct NextProfile {
     pub config: u64,
     pub ops: Vec<OpChoice>,
+    /// 0 for a first measurement; k for the (k+1)-th round of inputs of a configuration
+    /// whose accuracy is still undecided ([`super::rounds`]).
+    pub round: u32,
 }
 
 /// What a cluster's search yields now.
@@ -140,6 +144,10 @@ pub struct OnlineSettings {
     /// that end to end mostly meet their SLOs anyway, and cost 6.5% of demo goodput over six
     /// seeds (BENCHMARKS.md, tenth session); `compass bench --planner known-noise`.
     pub known_noise: bool,
+    /// Measure a candidate's configuration again, a round of inputs at a time, while its
+    /// accuracy interval straddles the cluster's threshold ([`super::rounds`]); `None`: one
+    /// round, whatever it shows.
+    pub rounds: Option<Rounds>,
 }
 
 impl Default for OnlineSettings {
@@ -152,6 +160,7 @@ impl Default for OnlineSettings {
             profile_batch: 1,
             objective: Objective::Slo,
             known_noise: false,
+            rounds: None,
         }
     }
 }
@@ -206,17 +215,18 @@ pub fn search_cluster(
             .map(|(c, m)| (c, m.as_slice(), None))
             .chain(observed.iter().map(|(c, m, a)| (c, m.as_slice(), Some(*a)))),
     );
-    let next = search
+    let asked: Vec<NextProfile> = search
         .ask_batch(settings.profile_batch.max(1))
         .into_iter()
         .filter_map(|c| {
             Some(NextProfile {
                 config: u64::try_from(app.index_of(&c).ok()?).ok()?,
                 ops: op_choices(app, &c),
+                round: 0,
             })
         })
         .collect();
-    let candidates = objective::pick(
+    let candidates: Vec<TierPlan> = objective::pick(
         settings.objective,
         &search,
         &plans,
@@ -251,6 +261,26 @@ pub fn search_cluster(
         })
     })
     .collect();
+    // Candidates still undecided are measured again first, then what the search asks.
+    let mut next: Vec<NextProfile> = Vec::new();
+    if let (Some(r), Some(bound)) = (&settings.rounds, query.slo.accuracy) {
+        for plan in &candidates {
+            if next.iter().any(|n| n.config == plan.config) {
+                continue;
+            }
+            let measured = stats
+                .get(&plan.config)
+                .and_then(|s| s.accuracy.get(&id.stratum));
+            if let Some(round) = measured.and_then(|m| rounds::next_round(m, &bound, r)) {
+                next.push(NextProfile {
+                    config: plan.config,
+                    ops: plan.ops.clone(),
+                    round,
+                });
+            }
+        }
+    }
+    next.extend(asked);
     Outcome {
         candidates,
         next,
