@@ -49,12 +49,21 @@ struct Search<'a, 'r> {
     best_choice: Option<Vec<Option<u32>>>,
     nodes: usize,
     budget: usize,
+    /// The least improvement worth finding: a node is pruned unless its bound beats the
+    /// best by this much.
+    min_gain: f64,
 }
 
 /// Search the assignments of `group` against `residual` (the capacities with none of the
 /// group's queries placed) for one worth more than `incumbent` (the sum over the group of
-/// `worth` of the chosen candidates; unserved adds nothing), visiting at most `budget`
-/// nodes. `residual` is used as scratch and left as it was.
+/// `worth` of the chosen candidates; unserved adds nothing) by at least `min_gain`, visiting
+/// at most `budget` nodes. `residual` is used as scratch and left as it was.
+///
+/// `min_gain` is where integrality pays: when every worth is a whole number of units, no
+/// assignment is better by less than one unit, so a node whose bound is under `best + 1`
+/// holds nothing (the rounding a MILP solver applies to an integral objective). With
+/// `min_gain` near zero every strict improvement counts.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn search(
     inst: &Instance,
     group: &[usize],
@@ -63,6 +72,7 @@ pub(super) fn search(
     price: &HashMap<u32, f64>,
     incumbent: f64,
     budget: usize,
+    min_gain: f64,
 ) -> Outcome {
     let mut order: Vec<(usize, Options)> = group
         .iter()
@@ -90,6 +100,7 @@ pub(super) fn search(
         best_choice: None,
         nodes: 0,
         budget,
+        min_gain: (min_gain - 1e-9).max(1e-9),
     };
     let complete = s.dfs(0, 0.0);
     let better = s.best_choice.map(|by_order| {
@@ -114,7 +125,7 @@ impl Search<'_, '_> {
         if depth == self.order.len() {
             return true;
         }
-        if value + self.bound(depth) <= self.best + 1e-9 {
+        if value + self.bound(depth) < self.best + self.min_gain {
             return true;
         }
         if self.nodes >= self.budget {
@@ -215,7 +226,16 @@ mod tests {
         let group: Vec<usize> = (0..inst.queries.len()).collect();
         let mut residual = vec![cap];
         let worth = |q: usize, c: usize| inst.value(q, c, 1.0);
-        let out = search(inst, &group, &mut residual, worth, price, incumbent, budget);
+        let out = search(
+            inst,
+            &group,
+            &mut residual,
+            worth,
+            price,
+            incumbent,
+            budget,
+            0.0,
+        );
         assert_eq!(
             residual,
             vec![cap],
@@ -253,6 +273,26 @@ mod tests {
         let inst = one_machine(&[(6.0, 5.0), (5.0, 4.0), (5.0, 4.0)], 8.0);
         let out = run(&inst, 8.0, &HashMap::new(), 10.0, 1_000);
         assert!(out.complete && out.better.is_none());
+    }
+
+    #[test]
+    fn a_whole_unit_gain_is_found_and_a_smaller_one_is_not_sought() {
+        let inst = one_machine(&[(6.0, 5.0), (5.0, 4.0), (5.0, 4.0)], 8.0);
+        let group: Vec<usize> = (0..3).collect();
+        let mut residual = vec![8.0];
+        let worth = |q: usize, _: usize| inst.queries[q].weight;
+        let none = HashMap::new();
+        // From 6 the optimum 10 is more than a unit better: found, and proven.
+        let out = search(&inst, &group, &mut residual, worth, &none, 6.0, 1_000, 1.0);
+        assert!(out.complete);
+        assert_eq!(out.better.map(|b| b.0), Some(10.0));
+        // From 9.5 nothing is a whole unit better: the search ends, complete, with nothing.
+        let out = search(&inst, &group, &mut residual, worth, &none, 9.5, 1_000, 1.0);
+        assert!(out.complete && out.better.is_none());
+        // Asked for any gain, the same search finds the half unit.
+        let out = search(&inst, &group, &mut residual, worth, &none, 9.5, 1_000, 0.0);
+        assert_eq!(out.better.map(|b| b.0), Some(10.0));
+        assert_eq!(residual, vec![8.0]);
     }
 
     #[test]

@@ -354,6 +354,20 @@ fn solve_group(
         .max(1);
     let share = opts.lns_budget as f64 * group.len() as f64 / inst.queries.len().max(1) as f64;
     let iterations = ((share / pairs as f64) as usize).min(MAX_LNS_ITERATIONS);
+    // When every weight is a whole number, goodput comes in whole units: the exact repair
+    // then looks only for a refill that serves at least one more unit (cost is left to the
+    // local search), and prunes every node whose bound cannot reach it, which ends most
+    // repairs within their budget. Its prices are the component's, in goodput units.
+    let whole = group.iter().all(|&q| inst.queries[q].weight.fract() == 0.0);
+    let goodput = |q: usize, c: usize| {
+        let query = &inst.queries[q];
+        if query.candidates[c].meets_slo {
+            query.weight
+        } else {
+            0.0
+        }
+    };
+    let goodput_price: HashMap<u32, f64> = price.iter().map(|(&r, &p)| (r, p / scale)).collect();
     // Nothing to gain when every query that could be served is served.
     let mut stale = 0;
     // Related neighbourhoods an exact repair has searched to the end since the last
@@ -378,7 +392,7 @@ fn solve_group(
             stale += 1;
             continue;
         }
-        let mut freed = 0.0;
+        let (mut freed, mut freed_goodput) = (0.0, 0.0);
         for (i, &q) in group.iter().enumerate() {
             if let Some(c) = choice[q] {
                 let out = if related {
@@ -393,6 +407,7 @@ fn solve_group(
                     inst.take(residual, q, c as usize, -1.0);
                     choice[q] = None;
                     freed += worth(q, c as usize);
+                    freed_goodput += goodput(q, c as usize);
                 }
             }
         }
@@ -408,15 +423,29 @@ fn solve_group(
         if let Some(open) = exact_open {
             // Repair the freed resources exactly (see `exact`): a better refill of the
             // queries left open, or none.
-            let found = exact::search(
-                inst,
-                &open,
-                residual,
-                worth,
-                &price,
-                freed,
-                opts.exact_budget,
-            );
+            let found = if whole {
+                exact::search(
+                    inst,
+                    &open,
+                    residual,
+                    goodput,
+                    &goodput_price,
+                    freed_goodput,
+                    opts.exact_budget,
+                    1.0,
+                )
+            } else {
+                exact::search(
+                    inst,
+                    &open,
+                    residual,
+                    worth,
+                    &price,
+                    freed,
+                    opts.exact_budget,
+                    0.0,
+                )
+            };
             match found.better {
                 Some((_, better)) => {
                     for (&q, c) in open.iter().zip(better) {
