@@ -305,7 +305,7 @@ mod tests {
                 rtt_ms: Fx(20.0),
                 alive: true,
             },
-            candidates: Vec::new(),
+            candidates: Default::default(),
             searching,
         }
     }

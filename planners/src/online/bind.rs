@@ -394,7 +394,7 @@ mod tests {
             query: query(&format!("q{id:03}"), &source, None),
             higher_is_better: true,
             source,
-            candidates: vec![TierPlan {
+            candidates: std::sync::Arc::new(vec![TierPlan {
                 config: 1,
                 ops: vec![OpChoice {
                     name: "dnn".into(),
@@ -411,7 +411,7 @@ mod tests {
                 cost_usd_per_hour: Fx(share),
                 p_feasible: Fx(1.0),
                 resources: Fx(share),
-            }],
+            }]),
             searching: false,
         }
     }

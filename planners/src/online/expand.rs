@@ -3,6 +3,7 @@
 //! Binding candidates to machines and matching them live in [`super::bind`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -136,7 +137,10 @@ pub struct Member {
     pub query: QueryRow,
     pub higher_is_better: bool,
     pub source: DeviceRow,
-    pub candidates: Vec<TierPlan>,
+    /// The cluster's candidates, shared by its members: the dataflow hands every member of a
+    /// cluster the same list, and a clone per member was a fifth of the allocations under the
+    /// members' join (BENCHMARKS.md, eleventh session).
+    pub candidates: Arc<Vec<TierPlan>>,
     /// The cluster's search still wants profiles.
     pub searching: bool,
 }

@@ -250,7 +250,8 @@ mod tests {
                     p_feasible: Fx(1.0),
                     resources: Fx(share),
                 })
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
             searching: false,
         };
         let chosen = |algorithm, objective| {

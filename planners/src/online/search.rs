@@ -7,6 +7,7 @@
 //! and give the same answer on every worker. The cost is one surrogate fit per rerun.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -113,7 +114,8 @@ pub struct NextProfile {
 /// What a cluster's search yields now.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Outcome {
-    pub candidates: Vec<TierPlan>,
+    /// Shared with every member of the cluster (see [`super::expand::Member::candidates`]).
+    pub candidates: Arc<Vec<TierPlan>>,
     /// The configurations worth profiling next (at most `OnlineSettings::profile_batch`,
     /// all measured in parallel); empty when the search is done.
     pub next: Vec<NextProfile>,
@@ -282,7 +284,7 @@ pub fn search_cluster(
     }
     next.extend(asked);
     Outcome {
-        candidates,
+        candidates: Arc::new(candidates),
         next,
         profiled: observed.len() as u64,
     }
