@@ -28,6 +28,7 @@ use compass_planners::online::search::{
 use compass_planners::online::stats::{ConfigStats, SampleRow};
 use compass_schemas::{Application, Tier};
 use differential_dataflow::input::{Input, InputSession};
+use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
 use differential_dataflow::AsCollection;
 use serde::{Deserialize, Serialize};
 use timely::dataflow::operators::probe::Handle;
@@ -189,12 +190,26 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
             }
             (id, (q.clone(), *h, d.clone()))
         });
-        let specs = members.clone().reduce(|_, vals, out| {
-            let h = vals.first().is_some_and(|(v, _)| v.1);
-            if let Some(spec) = ClusterSpec::merge(vals.iter().map(|(v, _)| (&v.0, &v.2)), h) {
-                out.push((spec, 1isize));
-            }
-        });
+        // Arranged once by cluster, for both the spec's reduce and the join with the
+        // search outcomes (each arranged its own copy of every member before).
+        let members = members.arrange_by_key_named("Arrange: members");
+        let specs = members
+            .clone()
+            .reduce_abelian::<_, ValBuilder<_, _, _, _>, ValSpine<ClusterId, ClusterSpec, _, _>, _, _>(
+                "Reduce: specs",
+                |_, vals, out| {
+                    let h = vals.first().is_some_and(|(v, _)| v.1);
+                    if let Some(spec) = ClusterSpec::merge(vals.iter().map(|(v, _)| (&v.0, &v.2)), h)
+                    {
+                        out.push((spec, 1isize));
+                    }
+                },
+                |vec, key, upds| {
+                    vec.clear();
+                    vec.extend(upds.drain(..).map(|(v, t, r)| ((key.clone(), v), t, r)));
+                },
+            )
+            .as_collection(|k, v| (k.clone(), v.clone()));
 
         // Server classes, always present (possibly empty) so that joins on them never starve.
         let edge = tier_code(Tier::Edge);
@@ -299,8 +314,8 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
 
         // Members with their cluster's candidates, and machines, per partition.
         let parts = s.partitions;
-        let member_items = members.join_map(outcomes, move |_, (q, h, d), o| {
-            (
+        let member_items = members.join_core(outcomes.arrange_by_key(), move |_, (q, h, d), o| {
+            Some((
                 partition(d, parts),
                 Item::Member(Member {
                     query: q.clone(),
@@ -309,7 +324,7 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
                     candidates: o.candidates.clone(),
                     searching: !o.next.is_empty(),
                 }),
-            )
+            ))
         });
         let machine_items = devices
             .filter(move |(_, d)| d.tier != edge)
