@@ -228,7 +228,7 @@ fn drive(
     log: &mut Log,
 ) -> anyhow::Result<RunReport> {
     let started = Instant::now();
-    let inputs = settings.profile_inputs;
+    let inputs = settings.search.profile_inputs;
     let mut planner = Planner::new(worker, settings);
     for app in sim.applications() {
         planner.app(&app);

@@ -18,8 +18,6 @@ pub struct Settings {
     /// Matching partitions: metro pools and cloud machines are dealt among them by hash, and
     /// each is matched on its own (by the worker that owns it). 1 matches globally.
     pub partitions: u32,
-    /// Inputs measured per profile request (spread over the request's stratum).
-    pub profile_inputs: i32,
     /// Speed of each hardware class relative to the reference GPU (telemetry reports a
     /// factor on top of it; profile samples are converted to reference milliseconds by it).
     pub hardware_speed: BTreeMap<String, f64>,
@@ -44,7 +42,6 @@ impl Default for Settings {
             search: OnlineSettings::default(),
             matching: MatchSettings::default(),
             partitions: 1,
-            profile_inputs: 16,
             hardware_speed: BTreeMap::new(),
             no_clusters: false,
             per_query_profiles: false,
@@ -61,11 +58,10 @@ impl Settings {
     }
 
     /// Measure a candidate whose accuracy is still undecided again, up to `max_rounds`
-    /// requests of `profile_inputs` inputs each (see `compass_planners::online::rounds`);
-    /// 1 or less: one request per configuration. Call after setting `profile_inputs`.
+    /// requests of `search.profile_inputs` inputs each (see
+    /// `compass_planners::online::rounds`); 1 or less: one request per configuration.
     pub fn with_rounds(mut self, max_rounds: u64) -> Self {
         self.search.rounds = (max_rounds > 1).then(|| Rounds {
-            inputs: u64::try_from(self.profile_inputs.max(1)).unwrap_or(1),
             max_rounds,
             ..Rounds::default()
         });

@@ -40,6 +40,7 @@ fn run(threshold: f64, max_rounds: u64) -> BTreeMap<String, Vec<String>> {
         ..Settings::default()
     }
     .with_rounds(max_rounds);
+    let inputs = settings.search.profile_inputs;
     timely::execute_directly(move |worker| {
         let mut requests = BTreeMap::new();
         let mut p = Planner::new(worker, settings);
@@ -58,7 +59,7 @@ fn run(threshold: f64, max_rounds: u64) -> BTreeMap<String, Vec<String>> {
                 };
                 asked = true;
                 let req =
-                    compass_dataflow::records::profile_request(epoch, &ask, "a100-80gb", 16, 0);
+                    compass_dataflow::records::profile_request(epoch, &ask, "a100-80gb", inputs, 0);
                 let samples = sim.answer(&req).expect("answer");
                 let inputs = samples.iter().map(|s| s.input_id.clone()).collect();
                 assert!(
@@ -115,9 +116,10 @@ fn an_undecided_candidate_is_measured_again_on_fresh_inputs() {
         );
     }
     // Every round measured inputs of its own.
+    let per_request = usize::try_from(Settings::default().search.profile_inputs).unwrap_or(0);
     let mut seen = std::collections::BTreeSet::new();
     for (id, inputs) in &requests {
-        assert_eq!(inputs.len(), 16, "{id}");
+        assert_eq!(inputs.len(), per_request, "{id}");
         for i in inputs {
             assert!(seen.insert(i.clone()), "{id} measured {i} again");
         }

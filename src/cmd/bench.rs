@@ -26,7 +26,8 @@ pub struct Args {
     pub scenario: String,
     /// Comma-separated: compass, vulcan, videostorm, ilp (build with --features milp),
     /// no-clusters, no-matching, full-solve, vulcan-slo and videostorm-slo (the baselines'
-    /// global steps on Compass's SLO-aware candidates and objective). Default:
+    /// global steps on Compass's SLO-aware candidates and objective), and compass's variants
+    /// warm-start, batched, known-noise, rounds and rounds-known-noise. Default:
     /// compass,vulcan,videostorm (with ilp on `oracle`; compass and its ablations on
     /// `ablation`).
     #[arg(long)]

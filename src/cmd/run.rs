@@ -92,13 +92,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let p = &config.planner;
     let mut settings = compass_dataflow::Settings {
         partitions: p.partitions,
-        profile_inputs: p.profile_inputs,
         hardware_speed: hardware_speeds(&p.hardware_speed)?,
         machine_timeout_epochs: p.machine_timeout_ms.div_ceil(p.epoch_ms.max(1)),
         ..Default::default()
     };
     settings.matching.full_every = p.full_every;
     settings.search.profile_batch = p.profile_batch;
+    settings.search.profile_inputs = p.profile_inputs;
     settings.search.known_noise = p.known_noise;
     settings = settings.with_rounds(p.profile_rounds);
     if p.cost_mode {

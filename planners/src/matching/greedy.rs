@@ -358,7 +358,7 @@ fn solve_group(
     // then looks only for a refill that serves at least one more unit (cost is left to the
     // local search), and prunes every node whose bound cannot reach it, which ends most
     // repairs within their budget. Its prices are the component's, in goodput units.
-    let whole = group.iter().all(|&q| inst.queries[q].weight.fract() == 0.0);
+    let whole = starved_now && group.iter().all(|&q| inst.queries[q].weight.fract() == 0.0);
     let goodput = |q: usize, c: usize| {
         let query = &inst.queries[q];
         if query.candidates[c].meets_slo {
@@ -367,7 +367,11 @@ fn solve_group(
             0.0
         }
     };
-    let goodput_price: HashMap<u32, f64> = price.iter().map(|(&r, &p)| (r, p / scale)).collect();
+    let goodput_price: HashMap<u32, f64> = if whole {
+        price.iter().map(|(&r, &p)| (r, p / scale)).collect()
+    } else {
+        HashMap::new()
+    };
     // Nothing to gain when every query that could be served is served.
     let mut stale = 0;
     // Related neighbourhoods an exact repair has searched to the end since the last

@@ -21,9 +21,6 @@ use crate::model::AccuracyBound;
 /// How many rounds, of how many inputs, at what error rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rounds {
-    /// Inputs per round: the inputs of one profile request (the dataflow's
-    /// `profile_inputs`), so that a finished round is a multiple of it.
-    pub inputs: u64,
     /// Most rounds per configuration and stratum, the first included.
     pub max_rounds: u64,
     /// Probability of a wrong meets/fails verdict over all rounds (split across them).
@@ -33,7 +30,6 @@ pub struct Rounds {
 impl Default for Rounds {
     fn default() -> Self {
         Rounds {
-            inputs: 16,
             max_rounds: 2,
             alpha: 0.2,
         }
@@ -41,10 +37,12 @@ impl Default for Rounds {
 }
 
 /// The round to ask for next (1 for the second) for a configuration whose accuracy on the
-/// cluster's stratum is `m`, or `None`: the test has decided, the rounds are spent, or the
-/// last round is still arriving (its samples do not make a whole round yet).
-pub fn next_round(m: &Moments, bound: &AccuracyBound, rounds: &Rounds) -> Option<u32> {
-    let inputs = rounds.inputs.max(1);
+/// cluster's stratum is `m`, measured `inputs` inputs per request
+/// ([`super::search::OnlineSettings::profile_inputs`]), or `None`: the test has decided, the
+/// rounds are spent, or the last round is still arriving (its samples do not make a whole
+/// round yet).
+pub fn next_round(m: &Moments, bound: &AccuracyBound, rounds: &Rounds, inputs: u64) -> Option<u32> {
+    let inputs = inputs.max(1);
     if m.n == 0 || !m.n.is_multiple_of(inputs) {
         return None;
     }
@@ -80,41 +78,38 @@ mod tests {
         higher_is_better: true,
     };
 
-    fn rounds(inputs: u64) -> Rounds {
-        Rounds {
-            inputs,
-            max_rounds: 3,
-            alpha: 0.1,
-        }
-    }
+    const THREE: Rounds = Rounds {
+        max_rounds: 3,
+        alpha: 0.1,
+    };
 
     #[test]
     fn a_mean_near_the_threshold_asks_for_the_next_round() {
         // Mean 75.5, sd ~2.6 over four inputs: the interval straddles 75.
         let m = moments(&[72.0, 78.0, 74.0, 78.0]);
-        assert_eq!(next_round(&m, &AT_LEAST_75, &rounds(4)), Some(1));
+        assert_eq!(next_round(&m, &AT_LEAST_75, &THREE, 4), Some(1));
         let m = moments(&[72.0, 78.0, 74.0, 78.0, 73.0, 77.0, 76.0, 75.0]);
-        assert_eq!(next_round(&m, &AT_LEAST_75, &rounds(4)), Some(2));
+        assert_eq!(next_round(&m, &AT_LEAST_75, &THREE, 4), Some(2));
     }
 
     #[test]
     fn a_clear_verdict_a_spent_budget_or_a_round_in_flight_asks_nothing() {
         // Far above, and far below (an error metric where lower is better reads the same).
         let high = moments(&[90.0, 91.0, 89.0, 90.0]);
-        assert_eq!(next_round(&high, &AT_LEAST_75, &rounds(4)), None);
+        assert_eq!(next_round(&high, &AT_LEAST_75, &THREE, 4), None);
         let at_most_75 = AccuracyBound {
             threshold: 75.0,
             higher_is_better: false,
         };
-        assert_eq!(next_round(&high, &at_most_75, &rounds(4)), None);
+        assert_eq!(next_round(&high, &at_most_75, &THREE, 4), None);
         // Undecided, but three rounds of four are all there is.
         let close: Vec<f64> = [72.0, 78.0, 74.0, 78.0].repeat(3);
-        assert_eq!(next_round(&moments(&close), &AT_LEAST_75, &rounds(4)), None);
+        assert_eq!(next_round(&moments(&close), &AT_LEAST_75, &THREE, 4), None);
         // Undecided, but only half of round two has arrived.
         let half = moments(&[72.0, 78.0, 74.0, 78.0, 73.0, 77.0]);
-        assert_eq!(next_round(&half, &AT_LEAST_75, &rounds(4)), None);
+        assert_eq!(next_round(&half, &AT_LEAST_75, &THREE, 4), None);
         assert_eq!(
-            next_round(&Moments::default(), &AT_LEAST_75, &rounds(4)),
+            next_round(&Moments::default(), &AT_LEAST_75, &THREE, 4),
             None
         );
     }

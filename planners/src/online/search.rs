@@ -146,6 +146,9 @@ pub struct OnlineSettings {
     /// that end to end mostly meet their SLOs anyway, and cost 6.5% of demo goodput over six
     /// seeds (BENCHMARKS.md, tenth session); `compass bench --planner known-noise`.
     pub known_noise: bool,
+    /// Inputs measured per profile request (spread over the request's stratum); a round of
+    /// [`Self::rounds`] is one request.
+    pub profile_inputs: i32,
     /// Measure a candidate's configuration again, a round of inputs at a time, while its
     /// accuracy interval straddles the cluster's threshold ([`super::rounds`]); `None`: one
     /// round, whatever it shows.
@@ -162,6 +165,7 @@ impl Default for OnlineSettings {
             profile_batch: 1,
             objective: Objective::Slo,
             known_noise: false,
+            profile_inputs: 16,
             rounds: None,
         }
     }
@@ -273,7 +277,8 @@ pub fn search_cluster(
             let measured = stats
                 .get(&plan.config)
                 .and_then(|s| s.accuracy.get(&id.stratum));
-            if let Some(round) = measured.and_then(|m| rounds::next_round(m, &bound, r)) {
+            let inputs = u64::try_from(settings.profile_inputs).unwrap_or(1);
+            if let Some(round) = measured.and_then(|m| rounds::next_round(m, &bound, r, inputs)) {
                 next.push(NextProfile {
                     config: plan.config,
                     ops: plan.ops.clone(),

@@ -167,7 +167,7 @@ impl Worker<'_> {
             let rec = match records::record_of(
                 c,
                 &self.opts.profile_class,
-                self.opts.settings.profile_inputs,
+                self.opts.settings.search.profile_inputs,
                 at,
             ) {
                 Outbound::Assignment(a) => {

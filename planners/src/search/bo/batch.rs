@@ -20,13 +20,15 @@ impl Search<'_> {
         let saved = (self.op_models.clone(), self.acc_model.clone());
         let mut batch: Vec<Config> = Vec::new();
         let mut pretended: Vec<u128> = Vec::new();
+        // Pretended profiles are as noisy as a typical real one of this search.
+        let noise = typical(&self.acc_known);
         while batch.len() < k {
             let Some(config) = self.ask() else { break };
             let Ok(index) = self.app.index_of(&config) else {
                 break;
             };
             if batch.len() + 1 < k {
-                self.believe(&config);
+                self.believe(&config, noise);
             }
             // Counted as profiled while the batch is built: no repeats, and the budget
             // covers the whole batch.
@@ -41,8 +43,9 @@ impl Search<'_> {
         batch
     }
 
-    /// Pretend `config` was measured at the surrogates' predicted means.
-    fn believe(&mut self, config: &Config) {
+    /// Pretend `config` was measured at the surrogates' predicted means, its accuracy with
+    /// known noise variance `noise`.
+    fn believe(&mut self, config: &Config, noise: f64) {
         let xo = encode(self.app, config, Encoding::Ordinal);
         for g in self.op_models.iter_mut().flatten() {
             let (mean, _) = g.predict(xo.view());
@@ -55,8 +58,7 @@ impl Search<'_> {
             if let Some(g) = self.acc_model.as_mut() {
                 let xa = encode(self.app, config, Encoding::OneHot);
                 let (mean, _) = g.predict(xa.view());
-                // As noisy as a typical real profile of this search.
-                let _ = g.add_noisy(xa.view(), mean, typical(&self.acc_known));
+                let _ = g.add_noisy(xa.view(), mean, noise);
             }
         }
     }
