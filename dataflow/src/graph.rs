@@ -26,6 +26,7 @@ use compass_planners::online::search::{
     search_cluster, server_classes, NextProfile, Outcome, ServerClass,
 };
 use compass_planners::online::stats::{ConfigStats, SampleRow};
+use compass_planners::online::Name;
 use compass_schemas::{Application, Tier};
 use differential_dataflow::input::{Input, InputSession};
 use differential_dataflow::trace::implementations::{ValBuilder, ValSpine};
@@ -94,10 +95,10 @@ impl Timings {
 }
 
 pub struct Handles {
-    pub apps: InputSession<u64, (String, AppEntry), isize>,
-    pub queries: InputSession<u64, (String, QueryRow), isize>,
-    pub devices: InputSession<u64, (String, DeviceRow), isize>,
-    pub samples: InputSession<u64, ((String, u64), SampleRow), isize>,
+    pub apps: InputSession<u64, (Name, AppEntry), isize>,
+    pub queries: InputSession<u64, (Name, QueryRow), isize>,
+    pub devices: InputSession<u64, (Name, DeviceRow), isize>,
+    pub samples: InputSession<u64, ((Name, u64), SampleRow), isize>,
     pub decisions: Buffer<Decision>,
     pub asks: Buffer<Ask>,
     pub outcomes: Buffer<(ClusterId, u64)>,
@@ -144,10 +145,10 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
     let (search_clock, match_clock) = (timings.clone(), timings.clone());
     let s = settings.clone();
     let (apps_in, queries_in, devices_in, samples_in) = worker.dataflow::<u64, _, _>(|scope| {
-        let (apps_in, apps) = scope.new_collection::<(String, AppEntry), isize>();
-        let (queries_in, queries) = scope.new_collection::<(String, QueryRow), isize>();
-        let (devices_in, devices) = scope.new_collection::<(String, DeviceRow), isize>();
-        let (samples_in, samples) = scope.new_collection::<((String, u64), SampleRow), isize>();
+        let (apps_in, apps) = scope.new_collection::<(Name, AppEntry), isize>();
+        let (queries_in, queries) = scope.new_collection::<(Name, QueryRow), isize>();
+        let (devices_in, devices) = scope.new_collection::<(Name, DeviceRow), isize>();
+        let (samples_in, samples) = scope.new_collection::<((Name, u64), SampleRow), isize>();
 
         // Statistics per (application, scope, configuration), folded from the distinct
         // samples in their sorted order: independent of arrival order and of which worker
@@ -156,9 +157,14 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
         let stats = samples
             .map(move |((app, cfg), row)| {
                 let scope = if per_query {
-                    records::scope_of(&app, cfg, &row.stratum, row.request_id.as_deref())
+                    Name::from(records::scope_of(
+                        &app,
+                        cfg,
+                        &row.stratum,
+                        row.request_id.as_deref(),
+                    ))
                 } else {
-                    String::new()
+                    Name::default()
                 };
                 ((app, scope, cfg), row)
             })
@@ -238,7 +244,7 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
             if per_query {
                 id.solo.clone()
             } else {
-                String::new()
+                Name::default()
             }
         };
         let scopes = if per_query {
@@ -247,7 +253,7 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
                 .map(move |(id, _)| ((id.app_id.clone(), scope(&id)), None))
                 .distinct()
         } else {
-            apps.clone().map(|(id, _)| ((id, String::new()), None))
+            apps.clone().map(|(id, _)| ((id, Name::default()), None))
         };
         let stats_by_scope = scopes
             .concat(stats.map(|((app, sc, cfg), st)| ((app, sc), Some((cfg, st)))))
@@ -302,9 +308,9 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
             .flat_map(move |(id, o)| {
                 let sc = scope(&id);
                 o.next.into_iter().map(move |next| Ask {
-                    app_id: id.app_id.clone(),
-                    stratum: id.stratum.clone(),
-                    scope: sc.clone(),
+                    app_id: id.app_id.to_string(),
+                    stratum: id.stratum.to_string(),
+                    scope: sc.to_string(),
                     next,
                 })
             })

@@ -24,6 +24,7 @@ use std::time::Instant;
 use compass_planners::online::bind::Bindings;
 use compass_planners::online::expand::{without_candidates, MatchSettings, Member};
 use compass_planners::online::rows::{Decision, DeviceRow};
+use compass_planners::online::Name;
 use serde::{Deserialize, Serialize};
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
@@ -56,9 +57,9 @@ struct Partition {
     /// Machines with their counts; a machine leaves when its count reaches zero.
     machines: BTreeMap<DeviceRow, isize>,
     /// Members by query id (a changed member is briefly two versions), with their counts.
-    members: BTreeMap<String, BTreeMap<Member, isize>>,
+    members: BTreeMap<Name, BTreeMap<Member, isize>>,
     /// Members changed since the last matching.
-    touched: BTreeSet<String>,
+    touched: BTreeSet<Name>,
     /// The decisions in force, by query id.
     decided: HashMap<String, Decision>,
     /// Matchings since the last full solve; `None` until the first, and again whenever the
@@ -156,7 +157,7 @@ impl Partition {
         } else {
             self.since_full.map(|n| n + 1)
         };
-        let mut left: Vec<String> = Vec::new();
+        let mut left: Vec<Name> = Vec::new();
         for id in touched {
             match self.members.get(&id).and_then(live) {
                 Some(m) if m.candidates.is_empty() => decided.push(without_candidates(m)),
@@ -181,7 +182,7 @@ impl Partition {
             }
         }
         for q in left {
-            if let Some(d) = self.decided.remove(&q) {
+            if let Some(d) = self.decided.remove(q.as_str()) {
                 gone.push(d);
             }
         }
@@ -296,7 +297,7 @@ mod tests {
                 id: "phone".into(),
                 tier: 0,
                 hardware_class: "phone".into(),
-                pool: String::new(),
+                pool: Name::default(),
                 speed: Fx(1.0),
                 gpu_count: 0,
                 gpu_memory_mb: Fx(0.0),

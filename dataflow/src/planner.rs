@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use compass_planners::online::rows::{Decision, DeviceRow, QueryRow};
 use compass_planners::online::stats::{SampleRow, StatsError};
+use compass_planners::online::Name;
 use compass_schemas::{
     Application, DeviceTelemetry, ProfileSample, QueryEvent, QueryEventKind, Tier,
 };
@@ -148,7 +149,7 @@ impl Planner {
     pub fn app(&mut self, app: &Application) {
         if let Some(old) = self.know_app(app) {
             let new = self.apps.get(&app.app_id).cloned();
-            let key = &app.app_id;
+            let key = Name::from(&app.app_id);
             Self::update(
                 self.at,
                 &mut self.handles.apps,
@@ -189,12 +190,11 @@ impl Planner {
         if old == new {
             return Ok(());
         }
-        let key = &ev.query_id;
         Self::update(
             self.at,
             &mut self.handles.queries,
-            old.map(|o| (key.clone(), o)),
-            new.map(|n| (key.clone(), n)),
+            old.map(|o| (o.id.clone(), o)),
+            new.map(|n| (n.id.clone(), n)),
         );
         Ok(())
     }
@@ -219,12 +219,11 @@ impl Planner {
         if old.as_ref() == Some(&row) {
             return Ok(());
         }
-        let key = &t.device_id;
         Self::update(
             self.at,
             &mut self.handles.devices,
-            old.map(|o| (key.clone(), o)),
-            Some((key.clone(), row)),
+            old.map(|o| (o.id.clone(), o)),
+            Some((row.id.clone(), row)),
         );
         Ok(())
     }
@@ -241,7 +240,7 @@ impl Planner {
             .map_err(|_| InputError::HugeSpace)?;
         self.handles
             .samples
-            .update_at(((s.app_id.clone(), index), row), self.at, 1);
+            .update_at(((Name::from(&s.app_id), index), row), self.at, 1);
         Ok(())
     }
 
@@ -256,7 +255,7 @@ impl Planner {
                 self.lost += 1;
                 self.handles
                     .devices
-                    .update_at((id, old), due.max(self.epoch), -1);
+                    .update_at((old.id.clone(), old), due.max(self.epoch), -1);
             }
         }
         if epoch > self.epoch {

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::expand::{decide, spread_hash, without_candidates, Algorithm, MatchSettings, Member};
 use super::objective::{videostorm_utility, Objective, VULCAN_GAMMA};
 use super::rows::{tier_code, Decision, DeviceRow};
+use super::Name;
 use crate::matching::repair::repair;
 use crate::matching::{baselines, greedy};
 use crate::matching::{Candidate, Instance, Matching, Mode, QueryDemand, Resource};
@@ -31,7 +32,7 @@ pub(super) struct Bound {
     /// Index into the member's candidates.
     pub plan: usize,
     /// A device per operator.
-    pub devices: Vec<String>,
+    pub devices: Vec<Name>,
     /// Probability that the candidate meets the member's own SLOs.
     pub probability: f64,
     /// The baseline's own utility of the candidate for this member (see
@@ -93,14 +94,14 @@ impl<'a> Machines<'a> {
 #[derive(Debug, Default)]
 struct Registry {
     resources: Vec<Resource>,
-    of: HashMap<String, u32>,
+    of: HashMap<Name, u32>,
 }
 
 impl Registry {
     /// The index of `device`'s GPU resource (its memory is the next one); its capacities
     /// are refreshed from the row.
     fn gpu(&mut self, device: &DeviceRow) -> u32 {
-        let i = match self.of.get(&device.id) {
+        let i = match self.of.get(device.id.as_str()) {
             Some(&i) => i,
             None => {
                 let i = self.resources.len() as u32;
@@ -124,7 +125,7 @@ impl Registry {
 /// A partition's bindings between matchings (see the module's documentation).
 #[derive(Debug, Default)]
 pub struct Bindings {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<Name, Entry>,
     registry: Registry,
 }
 
@@ -251,7 +252,7 @@ fn runs(prev: &Decision, m: &Member, t: &super::search::TierPlan, machines: &Mac
             .zip(&t.ops)
             .all(|(a, b)| a.knobs == b.knobs)
         && prev.operators.iter().zip(&t.slots).all(|(a, s)| match s {
-            None => a.device_id == m.source.id,
+            None => m.source.id == a.device_id,
             Some(c) => machines
                 .by_id
                 .get(a.device_id.as_str())
@@ -272,7 +273,7 @@ fn bind(
     settings: &MatchSettings,
 ) -> Entry {
     let h = spread_hash(&m.query.id);
-    let slo = m.query.query(m.higher_is_better).slo;
+    let slo = m.query.slo(m.higher_is_better);
     let mut options: Vec<Bound> = Vec::new();
     for (pi, t) in m.candidates.iter().enumerate() {
         // Probability that the candidate meets the member's own SLOs: latency and accuracy,
@@ -301,9 +302,14 @@ fn bind(
         if settings.mode == Mode::Goodput && !acceptable {
             continue;
         }
-        let mut tries: Vec<Vec<String>> = Vec::new();
+        let mut tries: Vec<Vec<Name>> = Vec::new();
         if let Some(prev) = prev.filter(|d| runs(d, m, t, machines)) {
-            tries.push(prev.operators.iter().map(|a| a.device_id.clone()).collect());
+            tries.push(
+                prev.operators
+                    .iter()
+                    .map(|a| Name::from(&a.device_id))
+                    .collect(),
+            );
         }
         for j in 0..settings.spread.max(1) {
             let mut devices = Vec::with_capacity(t.slots.len());
@@ -352,8 +358,8 @@ fn bind(
             if prev
                 .operators
                 .iter()
-                .map(|a| &a.device_id)
-                .eq(b.devices.iter())
+                .map(|a| a.device_id.as_str())
+                .eq(b.devices.iter().map(Name::as_str))
                 && prev
                     .operators
                     .iter()
@@ -372,7 +378,7 @@ fn bind(
     Entry {
         options,
         demand: QueryDemand {
-            id: m.query.id.clone(),
+            id: m.query.id.to_string(),
             weight: m.query.weight.0,
             candidates,
             current,
@@ -424,7 +430,7 @@ mod tests {
         let servers: Vec<DeviceRow> = (0..3).map(|i| device(&format!("s{i}"), 2, 1)).collect();
         let machines: Vec<&DeviceRow> = servers.iter().collect();
         let settings = MatchSettings::default();
-        let mut live: BTreeMap<String, Member> = BTreeMap::new();
+        let mut live: BTreeMap<Name, Member> = BTreeMap::new();
         let mut decided: HashMap<String, Decision> = HashMap::new();
         let mut bindings = Bindings::default();
         let mut rng: u64 = 7;
@@ -435,13 +441,13 @@ mod tests {
             (rng >> 33) as usize
         };
         for epoch in 0..40 {
-            let mut changed: HashSet<String> = HashSet::new();
+            let mut changed: HashSet<Name> = HashSet::new();
             for _ in 0..3 {
                 let id = next() % 20;
                 let m = member(id, [0.2, 0.3, 0.5][next() % 3]);
                 let key = m.query.id.clone();
                 if live.remove(&key).is_some() {
-                    decided.remove(&key);
+                    decided.remove(key.as_str());
                 } else {
                     live.insert(key.clone(), m);
                 }

@@ -8,22 +8,22 @@
 use serde::{Deserialize, Serialize};
 
 use super::rows::{tier_code, DeviceRow, QueryRow};
-use super::Fx;
+use super::{Fx, Name};
 use crate::model::{AccuracyBound, Device, Query, SloTargets};
 use crate::search::cluster::{cluster_key, tightest, Buckets};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ClusterId {
-    pub app_id: String,
+    pub app_id: Name,
     pub latency: i32,
     pub accuracy: Option<i32>,
     pub cost: Option<i32>,
     pub tier: u8,
-    pub hardware_class: String,
+    pub hardware_class: Name,
     pub uplink: i32,
-    pub stratum: String,
+    pub stratum: Name,
     /// Empty, or the one query of a cluster of its own (clustering turned off).
-    pub solo: String,
+    pub solo: Name,
 }
 
 /// The cluster of a query whose source device is `source`.
@@ -34,16 +34,17 @@ pub fn cluster_of(
     b: &Buckets,
 ) -> ClusterId {
     let k = cluster_key(&q.query(higher_is_better), &source.device(), b);
+    // The key's application and class are the query's and the source's: shared, not copied.
     ClusterId {
-        app_id: k.app_id,
+        app_id: q.app_id.clone(),
         latency: k.latency,
         accuracy: k.accuracy,
         cost: k.cost,
         tier: tier_code(k.tier),
-        hardware_class: k.hardware_class,
+        hardware_class: source.hardware_class.clone(),
         uplink: k.uplink,
         stratum: q.stratum.clone(),
-        solo: String::new(),
+        solo: Name::default(),
     }
 }
 
@@ -120,12 +121,12 @@ impl ClusterSpec {
     pub fn representative(&self, id: &ClusterId) -> Query {
         Query {
             id: format!("cluster:{}", id.app_id),
-            app_id: id.app_id.clone(),
+            app_id: id.app_id.to_string(),
             source_device_id: "source".into(),
             rate_per_s: self.rate_per_s.0,
             weight: 1.0,
             slo: self.slo(),
-            stratum: id.stratum.clone(),
+            stratum: id.stratum.to_string(),
         }
     }
 
@@ -135,7 +136,7 @@ impl ClusterSpec {
             id: "source".into(),
             tier: id.tier,
             hardware_class: id.hardware_class.clone(),
-            pool: String::new(),
+            pool: Name::default(),
             speed: self.source_speed,
             gpu_count: self.source_gpus,
             gpu_memory_mb: self.source_memory_mb,

@@ -181,8 +181,8 @@ pub fn without_candidates(m: &Member) -> Decision {
 
 pub(super) fn decide(m: &Member, t: &TierPlan, b: &Bound, tier: impl Fn(&str) -> u8) -> Decision {
     Decision {
-        query_id: m.query.id.clone(),
-        app_id: m.query.app_id.clone(),
+        query_id: m.query.id.to_string(),
+        app_id: m.query.app_id.to_string(),
         operators: t
             .ops
             .iter()
@@ -195,7 +195,7 @@ pub(super) fn decide(m: &Member, t: &TierPlan, b: &Bound, tier: impl Fn(&str) ->
                     None => m.source.tier,
                     Some(_) => tier(dev),
                 },
-                device_id: dev.clone(),
+                device_id: dev.to_string(),
                 gpu_share: if op.dnn { t.gpu_share } else { Fx(0.0) },
                 gpu_memory_mb: if op.dnn { op.gpu_memory_mb } else { Fx(0.0) },
             })

@@ -10,7 +10,7 @@ pub(crate) fn device(id: &str, tier: u8, gpus: u32) -> DeviceRow {
         id: id.into(),
         tier,
         hardware_class: if gpus > 0 { "a10" } else { "phone" }.into(),
-        pool: String::new(),
+        pool: Default::default(),
         speed: Fx(1.0),
         gpu_count: gpus,
         gpu_memory_mb: Fx(24_000.0 * f64::from(gpus)),

@@ -21,6 +21,7 @@ pub mod expand;
 #[cfg(test)]
 mod fixtures;
 pub mod fx;
+pub mod name;
 pub mod objective;
 pub mod rounds;
 pub mod rows;
@@ -28,3 +29,4 @@ pub mod search;
 pub mod stats;
 
 pub use fx::Fx;
+pub use name::Name;

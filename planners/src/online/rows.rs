@@ -4,7 +4,7 @@
 use compass_schemas::{DeviceTelemetry, QuerySpec, Tier};
 use serde::{Deserialize, Serialize};
 
-use super::Fx;
+use super::{Fx, Name};
 use crate::model::{AccuracyBound, Device, Link, Query, SloTargets};
 
 /// A live query, as its arrive or update event described it. The accuracy threshold's
@@ -12,52 +12,57 @@ use crate::model::{AccuracyBound, Device, Link, Query, SloTargets};
 /// ([`QueryRow::query`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct QueryRow {
-    pub id: String,
-    pub app_id: String,
-    pub source_device_id: String,
+    pub id: Name,
+    pub app_id: Name,
+    pub source_device_id: Name,
     pub rate_per_s: Fx,
     pub weight: Fx,
     pub latency_ms: Fx,
     pub latency_percentile: Fx,
     pub accuracy_threshold: Option<Fx>,
     pub max_cost_usd_per_hour: Option<Fx>,
-    pub stratum: String,
+    pub stratum: Name,
 }
 
 impl QueryRow {
     pub fn from_spec(id: &str, spec: &QuerySpec) -> Self {
         QueryRow {
-            id: id.to_string(),
-            app_id: spec.app_id.clone(),
-            source_device_id: spec.source_device_id.clone(),
+            id: id.into(),
+            app_id: Name::from(&spec.app_id),
+            source_device_id: Name::from(&spec.source_device_id),
             rate_per_s: Fx(spec.rate_per_s),
             weight: Fx(spec.weight),
             latency_ms: Fx(spec.slo.latency_ms),
             latency_percentile: Fx(spec.slo.latency_percentile),
             accuracy_threshold: spec.slo.accuracy_threshold.map(Fx),
             max_cost_usd_per_hour: spec.slo.max_cost_usd_per_hour.map(Fx),
-            stratum: spec.data_stratum.clone(),
+            stratum: Name::from(&spec.data_stratum),
         }
     }
 
     /// The model's query, with the application's accuracy direction.
     pub fn query(&self, higher_is_better: bool) -> Query {
         Query {
-            id: self.id.clone(),
-            app_id: self.app_id.clone(),
-            source_device_id: self.source_device_id.clone(),
+            id: self.id.to_string(),
+            app_id: self.app_id.to_string(),
+            source_device_id: self.source_device_id.to_string(),
             rate_per_s: self.rate_per_s.0,
             weight: self.weight.0,
-            slo: SloTargets {
-                latency_ms: self.latency_ms.0,
-                latency_percentile: self.latency_percentile.0,
-                accuracy: self.accuracy_threshold.map(|t| AccuracyBound {
-                    threshold: t.0,
-                    higher_is_better,
-                }),
-                max_cost_usd_per_hour: self.max_cost_usd_per_hour.map(|c| c.0),
-            },
-            stratum: self.stratum.clone(),
+            slo: self.slo(higher_is_better),
+            stratum: self.stratum.to_string(),
+        }
+    }
+
+    /// The query's SLO targets, with the application's accuracy direction (no ids copied).
+    pub fn slo(&self, higher_is_better: bool) -> SloTargets {
+        SloTargets {
+            latency_ms: self.latency_ms.0,
+            latency_percentile: self.latency_percentile.0,
+            accuracy: self.accuracy_threshold.map(|t| AccuracyBound {
+                threshold: t.0,
+                higher_is_better,
+            }),
+            max_cost_usd_per_hour: self.max_cost_usd_per_hour.map(|c| c.0),
         }
     }
 }
@@ -82,10 +87,10 @@ pub fn tier_of(code: u8) -> Tier {
 /// A device as its latest telemetry describes it, with its class's speed resolved.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DeviceRow {
-    pub id: String,
+    pub id: Name,
     pub tier: u8,
-    pub hardware_class: String,
-    pub pool: String,
+    pub hardware_class: Name,
+    pub pool: Name,
     pub speed: Fx,
     pub gpu_count: u32,
     pub gpu_memory_mb: Fx,
@@ -104,10 +109,10 @@ impl DeviceRow {
 
     pub fn from_device(d: &Device) -> Self {
         DeviceRow {
-            id: d.id.clone(),
+            id: Name::from(&d.id),
             tier: tier_code(d.tier),
-            hardware_class: d.hardware_class.clone(),
-            pool: d.pool.clone(),
+            hardware_class: Name::from(&d.hardware_class),
+            pool: Name::from(&d.pool),
             speed: Fx(d.speed),
             gpu_count: d.gpu_count,
             gpu_memory_mb: Fx(d.gpu_memory_mb),
@@ -120,10 +125,10 @@ impl DeviceRow {
 
     pub fn device(&self) -> Device {
         Device {
-            id: self.id.clone(),
+            id: self.id.to_string(),
             tier: tier_of(self.tier),
-            hardware_class: self.hardware_class.clone(),
-            pool: self.pool.clone(),
+            hardware_class: self.hardware_class.to_string(),
+            pool: self.pool.to_string(),
             speed: self.speed.0,
             gpu_count: self.gpu_count,
             gpu_memory_mb: self.gpu_memory_mb.0,

@@ -16,7 +16,7 @@ use super::objective::{self, Objective};
 use super::rounds::{self, Rounds};
 use super::rows::{tier_code, DeviceRow};
 use super::stats::ConfigStats;
-use super::Fx;
+use super::{Fx, Name};
 use crate::model::{enumerate_plans, AppModel, Config, Device, Plan, SloTargets};
 use crate::search::acquisition::p_latency_accuracy;
 use crate::search::bo::{Measured, Search, Settings};
@@ -32,7 +32,7 @@ impl ServerClass {
     pub fn of(d: &DeviceRow) -> Self {
         ServerClass(DeviceRow {
             id: d.hardware_class.clone(),
-            pool: String::new(),
+            pool: Name::default(),
             alive: true,
             ..d.clone()
         })
@@ -197,7 +197,7 @@ pub fn search_cluster(
     let observed: Vec<(Config, Vec<f64>, Measured)> = stats
         .iter()
         .filter_map(|(&i, s)| {
-            let mut acc = s.accuracy.get(&id.stratum)?.measured();
+            let mut acc = s.accuracy.get(id.stratum.as_str())?.measured();
             if !settings.known_noise {
                 acc.se = 0.0;
             }
@@ -211,7 +211,7 @@ pub fn search_cluster(
         search = search.with_history(history(app, &id.stratum, stats, settings.search.seed));
         elsewhere = stats
             .iter()
-            .filter(|(_, s)| !s.accuracy.contains_key(&id.stratum))
+            .filter(|(_, s)| !s.accuracy.contains_key(id.stratum.as_str()))
             .filter_map(|(&i, s)| Some((app.config(u128::from(i)).ok()?, s.reference_ms()?)))
             .collect();
     }
@@ -276,7 +276,7 @@ pub fn search_cluster(
             }
             let measured = stats
                 .get(&plan.config)
-                .and_then(|s| s.accuracy.get(&id.stratum));
+                .and_then(|s| s.accuracy.get(id.stratum.as_str()));
             let inputs = u64::try_from(settings.profile_inputs).unwrap_or(1);
             if let Some(round) = measured.and_then(|m| rounds::next_round(m, &bound, r, inputs)) {
                 next.push(NextProfile {
@@ -330,7 +330,7 @@ pub fn server_classes<'a>(machines: impl IntoIterator<Item = &'a DeviceRow>) -> 
     let mut by: BTreeMap<(u8, String), ServerClass> = BTreeMap::new();
     for d in machines {
         if d.alive && d.tier != tier_code(compass_schemas::Tier::Edge) {
-            by.entry((d.tier, d.hardware_class.clone()))
+            by.entry((d.tier, d.hardware_class.to_string()))
                 .or_insert_with(|| ServerClass::of(d));
         }
     }
