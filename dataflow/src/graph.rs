@@ -172,30 +172,35 @@ pub fn build(worker: &mut timely::worker::Worker, settings: &Settings) -> Handle
                 out.push((ConfigStats::fold(rows.iter().map(|(r, _)| *r)), 1isize));
             });
 
-        // Queries meet their application (accuracy direction) and source device.
-        let by_app = queries.map(|(_, q)| (q.app_id.clone(), q));
-        let app_ids = apps.clone().map(|(id, _)| id);
-        let unknown_app = by_app
-            .clone()
-            .antijoin(app_ids)
-            .map(|(_, q)| Decision::rejected(&q.id, &q.app_id, "unknown application"));
-        let known = by_app.join_map(
+        // Queries meet their application (accuracy direction) and source device. Each join
+        // arranges its two inputs; the queries left without a match are found as a difference
+        // of ids (every query, less those that met one: an application or device id holds one
+        // entry at a time), so the query rows are not arranged a second time for an antijoin
+        // and no decision is built for a query only to be cancelled.
+        let known = queries.clone().map(|(_, q)| (q.app_id.clone(), q)).join_map(
             apps.clone().map(|(id, e)| (id, e.higher_is_better)),
             |_, q, h| (q.source_device_id.clone(), (q.clone(), *h)),
         );
-        let device_ids = devices.clone().map(|(id, _)| id);
-        let unknown_device = known
-            .clone()
-            .antijoin(device_ids)
-            .map(|(_, (q, _))| Decision::rejected(&q.id, &q.app_id, "unknown source device"));
+        let unknown_app = queries
+            .map(|(id, q)| (id, q.app_id))
+            .concat(known.clone().map(|(_, (q, _))| (q.id, q.app_id)).negate())
+            .consolidate()
+            .map(|(id, app)| Decision::rejected(&id, &app, "unknown application"));
         let (buckets, solo) = (s.buckets, s.no_clusters || s.per_query_profiles);
-        let members = known.join_map(devices.clone(), move |_, (q, h), d| {
-            let mut id = cluster_of(q, *h, d, &buckets);
-            if solo {
-                id.solo = q.id.clone();
-            }
-            (id, (q.clone(), *h, d.clone()))
-        });
+        let members = known
+            .clone()
+            .join_map(devices.clone(), move |_, (q, h), d| {
+                let mut id = cluster_of(q, *h, d, &buckets);
+                if solo {
+                    id.solo = q.id.clone();
+                }
+                (id, (q.clone(), *h, d.clone()))
+            });
+        let unknown_device = known
+            .map(|(_, (q, _))| (q.id, q.app_id))
+            .concat(members.clone().map(|(_, (q, _, _))| (q.id, q.app_id)).negate())
+            .consolidate()
+            .map(|(id, app)| Decision::rejected(&id, &app, "unknown source device"));
         // Arranged once by cluster, for both the spec's reduce and the join with the
         // search outcomes (each arranged its own copy of every member before).
         let members = members.arrange_by_key_named("Arrange: members");

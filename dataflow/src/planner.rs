@@ -356,6 +356,14 @@ fn changes_at(
     for (d, r) in net.into_iter().filter(|(_, r)| *r != 0) {
         let e = by_query.entry(d.query_id.clone()).or_default();
         if r > 0 {
+            // Every live query has exactly one decision: two insertions for one query in one
+            // epoch (or one inserted twice) is a defect of the dataflow, not of the input.
+            debug_assert!(
+                e.0.is_none() && r == 1,
+                "query {} decided twice at epoch {epoch}: {:?} and {d:?} ({r:+})",
+                d.query_id,
+                e.0
+            );
             e.0 = Some(d);
         } else {
             e.1 = Some(d);

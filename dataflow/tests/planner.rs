@@ -202,3 +202,68 @@ fn per_query_profiles_are_not_shared() {
         assert!(next_b >= 1, "b's own sample did not move its search");
     });
 }
+
+/// A query that arrives before its application, or before its source device's telemetry, is
+/// rejected with the reason; when the missing piece arrives the rejection is replaced (not
+/// withdrawn: the query is still live), and nothing else is said about it.
+#[test]
+fn rejections_for_missing_pieces_are_replaced_when_they_arrive() {
+    let sim = world();
+    let settings = Settings {
+        hardware_speed: sim.hardware_speed(),
+        ..Settings::default()
+    };
+    timely::execute_directly(move |worker| {
+        let mut p = Planner::new(worker, settings);
+        let telemetry = sim.initial_telemetry();
+        let (late, early): (Vec<_>, Vec<_>) =
+            telemetry.into_iter().partition(|t| t.device_id == "edge-0");
+        assert_eq!(late.len(), 1, "the world has an edge-0");
+        for t in &early {
+            p.telemetry(t).expect("telemetry");
+        }
+        p.query(&arrive("a", "speech-recognition", "edge-1"))
+            .expect("query");
+        p.query(&arrive("b", "speech-recognition", "edge-0"))
+            .expect("query");
+        let reasons = |changes: &[Change]| -> Vec<(String, String)> {
+            let mut v: Vec<(String, String)> = changes
+                .iter()
+                .map(|c| match c {
+                    Change::Decided { decision, .. } => {
+                        (decision.query_id.clone(), decision.reason.clone())
+                    }
+                    Change::Withdrawn { query_id, .. } => (query_id.clone(), "withdrawn".into()),
+                    Change::Profile { .. } => (String::new(), "profile".into()),
+                })
+                .filter(|(q, _)| !q.is_empty())
+                .collect();
+            v.sort();
+            v
+        };
+        let got = reasons(&p.advance(worker));
+        assert_eq!(
+            got,
+            vec![
+                ("a".to_string(), "unknown application".to_string()),
+                ("b".to_string(), "unknown application".to_string())
+            ]
+        );
+        for a in sim.applications() {
+            p.app(&a);
+        }
+        let got = reasons(&p.advance(worker));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, "a");
+        assert!(!got[0].1.starts_with("unknown"), "{got:?}");
+        assert_eq!(got[1], ("b".into(), "unknown source device".into()));
+        p.telemetry(&late[0]).expect("telemetry");
+        let got = reasons(&p.advance(worker));
+        assert!(
+            got.iter()
+                .any(|(q, r)| q == "b" && !r.starts_with("unknown") && r != "withdrawn"),
+            "{got:?}"
+        );
+        assert!(got.iter().all(|(_, r)| r != "withdrawn"), "{got:?}");
+    });
+}
