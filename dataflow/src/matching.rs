@@ -17,7 +17,7 @@
 
 use std::cell::RefCell;
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -61,7 +61,7 @@ struct Partition {
     /// Members changed since the last matching.
     touched: BTreeSet<Name>,
     /// The decisions in force, by query id.
-    decided: HashMap<String, Decision>,
+    decided: foldhash::HashMap<String, Decision>,
     /// Matchings since the last full solve; `None` until the first, and again whenever the
     /// machines change (capacities moved: repair alone could keep plans that no longer
     /// make sense).
@@ -144,12 +144,20 @@ impl Partition {
                 .since_full
                 .is_none_or(|n| n + 1 >= settings.full_every.max(1));
         let touched = std::mem::take(&mut self.touched);
+        // Which members changed, found by walking the changed ids beside the members (both
+        // in id order) rather than looking each member up.
+        let mut changed = vec![false; matched.len()];
+        let mut ids = touched.iter().peekable();
+        for (i, m) in matched.iter().enumerate() {
+            while ids.next_if(|id| **id < m.query.id).is_some() {}
+            changed[i] = ids.peek().is_some_and(|id| **id == m.query.id);
+        }
         let mut decided = if matched.is_empty() {
             Vec::new()
         } else {
             self.bindings
-                .plan(&matched, &machines, &self.decided, settings, full, |id| {
-                    touched.contains(id)
+                .plan(&matched, &machines, &self.decided, settings, full, |i| {
+                    changed[i]
                 })
         };
         self.since_full = if full {

@@ -8,8 +8,6 @@
 //! changes, so copies of one spec (common in a cluster) cost one attempt per round, not one
 //! each. Neither prunes an ejection that could succeed.
 
-use std::collections::HashMap;
-
 use super::Instance;
 
 const EPS: f64 = 1e-9;
@@ -18,8 +16,8 @@ const EPS: f64 = 1e-9;
 /// ejection attempt). A hit is confirmed against the attempt it names, so a collision
 /// never skips anything.
 fn signature(uses: &[(u32, f64)], gain: f64) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
     for &(r, a) in uses {
         r.hash(&mut h);
         a.to_bits().hash(&mut h);
@@ -57,11 +55,14 @@ pub(super) fn improve_among(
         Some(c) => inst.value(q, c as usize, scale),
         None => inst.unserved_value(q, scale),
     };
-    let mut users: HashMap<u32, Vec<usize>> = HashMap::new();
+    // The served queries of the group by resource (resources are numbered densely).
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); inst.resources.len()];
     for &q in group {
         if let Some(c) = choice[q] {
             for &(r, _) in &inst.queries[q].candidates[c as usize].uses {
-                users.entry(r).or_default().push(q);
+                if let Some(u) = users.get_mut(r as usize) {
+                    u.push(q);
+                }
             }
         }
     }
@@ -88,7 +89,7 @@ pub(super) fn improve_among(
     // changes: queries with the same candidates (copies of one spec, common in a cluster)
     // are then skipped, which keeps a round linear in them instead of quadratic.
     let mut changes = 0usize;
-    let mut failed: HashMap<u64, Failed> = HashMap::new();
+    let mut failed: foldhash::HashMap<u64, Failed> = Default::default();
     for &q in movers {
         if choice[q].is_some() {
             continue;
@@ -125,7 +126,7 @@ pub(super) fn improve_among(
                 continue;
             };
             let mut rivals: Vec<usize> = users
-                .get(&first)
+                .get(first as usize)
                 .into_iter()
                 .flatten()
                 .copied()

@@ -15,7 +15,8 @@
 //! within the source device's metro pool. A query's current machines are always among its
 //! options, so that keeping it where it is stays possible.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 
 use super::expand::{decide, spread_hash, without_candidates, Algorithm, MatchSettings, Member};
 use super::objective::{videostorm_utility, Objective, VULCAN_GAMMA};
@@ -52,7 +53,7 @@ struct Machines<'a> {
     by_class: BTreeMap<&'a str, Vec<&'a DeviceRow>>,
     /// Edge servers by class, then metro pool.
     edge_pools: BTreeMap<&'a str, BTreeMap<&'a str, Vec<&'a DeviceRow>>>,
-    by_id: HashMap<&'a str, &'a DeviceRow>,
+    by_id: foldhash::HashMap<&'a str, &'a DeviceRow>,
 }
 
 impl<'a> Machines<'a> {
@@ -94,7 +95,7 @@ impl<'a> Machines<'a> {
 #[derive(Debug, Default)]
 struct Registry {
     resources: Vec<Resource>,
-    of: HashMap<Name, u32>,
+    of: foldhash::HashMap<Name, u32>,
 }
 
 impl Registry {
@@ -125,61 +126,67 @@ impl Registry {
 /// A partition's bindings between matchings (see the module's documentation).
 #[derive(Debug, Default)]
 pub struct Bindings {
-    entries: HashMap<Name, Entry>,
+    /// Members' entries in query-id order, as of the last call: walked beside the members
+    /// (also in id order), so that an epoch finds each member's entry without hashing ids.
+    entries: Vec<(Name, Entry)>,
     registry: Registry,
 }
 
 impl Bindings {
-    /// Decide the members of one partition (those with candidates). `machines` are the
-    /// partition's server machines; `previous` the decisions in force, by query id;
-    /// `changed(id)`: the member changed since the last call. `full`: solve in full and
-    /// rebind every member, rather than repair (see [`MatchSettings::full_every`]; only
+    /// Decide the members of one partition (those with candidates), given in query-id
+    /// order (members out of order are all bound afresh). `machines` are the partition's
+    /// server machines; `previous` the decisions in force, by query id; `changed(i)`:
+    /// `members[i]` changed since the last call. `full`: solve in full and rebind every
+    /// member, rather than repair (see [`MatchSettings::full_every`]; only
     /// [`Algorithm::Compass`] repairs). The machines must not change between calls that
     /// are not full.
     ///
     /// Returns the decisions that may differ from `previous`: every member bound afresh,
     /// every member without a decision, and every member whose plan moved. The others'
     /// decisions stand.
-    pub fn plan(
+    pub fn plan<S: BuildHasher>(
         &mut self,
         members: &[&Member],
         machines: &[&DeviceRow],
-        previous: &HashMap<String, Decision>,
+        previous: &HashMap<String, Decision, S>,
         settings: &MatchSettings,
         full: bool,
-        changed: impl Fn(&str) -> bool,
+        changed: impl Fn(usize) -> bool,
     ) -> Vec<Decision> {
         if full {
-            self.entries.clear();
             self.registry = Registry::default();
+        }
+        let in_order = members.windows(2).all(|w| w[0].query.id < w[1].query.id);
+        if full || !in_order {
+            self.entries.clear();
         }
         let machines = Machines::new(machines);
         let mut fresh = vec![false; members.len()];
         let mut queries = Vec::with_capacity(members.len());
         let own_utility = settings.objective != Objective::Slo;
         let mut utilities: Vec<Vec<f64>> = Vec::new();
+        // The entries of members that left are dropped as the walk passes them.
+        let mut old = std::mem::take(&mut self.entries).into_iter().peekable();
+        let mut entries: Vec<(Name, Entry)> = Vec::with_capacity(members.len());
         for (i, m) in members.iter().enumerate() {
-            let id = m.query.id.as_str();
-            let entry = match self.entries.get_mut(id) {
-                Some(e) if !changed(id) => e,
+            let id = &m.query.id;
+            while old.next_if(|(k, _)| k < id).is_some() {}
+            let kept = old.next_if(|(k, _)| k == id).map(|(_, e)| e);
+            let mut entry = match kept {
+                Some(e) if !changed(i) => e,
                 _ => {
                     fresh[i] = true;
-                    let prev = previous.get(id).filter(|d| d.assigned());
-                    let e = bind(m, prev, &machines, &mut self.registry, settings);
-                    self.entries.insert(m.query.id.clone(), e);
-                    self.entries.get_mut(id).expect("just inserted")
+                    let prev = previous.get(id.as_str()).filter(|d| d.assigned());
+                    bind(m, prev, &machines, &mut self.registry, settings)
                 }
             };
             if own_utility {
                 utilities.push(entry.options.iter().map(|b| b.utility).collect());
             }
             queries.push(std::mem::take(&mut entry.demand));
+            entries.push((id.clone(), entry));
         }
-        // Every member now has an entry; more entries than members means some left.
-        if self.entries.len() > members.len() {
-            let live: HashSet<&str> = members.iter().map(|m| m.query.id.as_str()).collect();
-            self.entries.retain(|id, _| live.contains(id.as_str()));
-        }
+        drop(old);
         let inst = Instance {
             resources: std::mem::take(&mut self.registry.resources),
             queries,
@@ -195,14 +202,11 @@ impl Bindings {
             .zip(matching.choice)
             .enumerate()
         {
-            let id = m.query.id.as_str();
-            let Some(entry) = self.entries.get_mut(id) else {
-                continue;
-            };
+            let entry = &mut entries[i].1;
             let moved = choice != demand.current;
             entry.demand = demand;
             entry.demand.current = choice;
-            if !(fresh[i] || moved || !previous.contains_key(id)) {
+            if !(fresh[i] || moved || !previous.contains_key(m.query.id.as_str())) {
                 continue;
             }
             out.push(match choice {
@@ -221,6 +225,7 @@ impl Bindings {
                 None => Decision::rejected(&m.query.id, &m.query.app_id, "not enough capacity"),
             });
         }
+        self.entries = entries;
         out
     }
 }
@@ -441,7 +446,7 @@ mod tests {
             (rng >> 33) as usize
         };
         for epoch in 0..40 {
-            let mut changed: HashSet<Name> = HashSet::new();
+            let mut changed: std::collections::HashSet<Name> = Default::default();
             for _ in 0..3 {
                 let id = next() % 20;
                 let m = member(id, [0.2, 0.3, 0.5][next() % 3]);
@@ -460,7 +465,7 @@ mod tests {
                 &decided,
                 &settings,
                 epoch % 5 == 0,
-                |id| changed.contains(id),
+                |i| changed.contains(&members[i].query.id),
             );
             for d in out {
                 decided.insert(d.query_id.clone(), d);
@@ -480,6 +485,34 @@ mod tests {
         let members: Vec<&Member> = live.values().collect();
         let out = bindings.plan(&members, &machines, &decided, &settings, false, |_| false);
         assert!(out.is_empty(), "{out:?}");
+    }
+
+    /// Members out of id order cannot be walked beside the kept entries: all are bound
+    /// afresh (and decided again), rather than matched to the wrong entries.
+    #[test]
+    fn members_out_of_order_are_bound_afresh() {
+        let servers: Vec<DeviceRow> = (0..2).map(|i| device(&format!("s{i}"), 2, 1)).collect();
+        let machines: Vec<&DeviceRow> = servers.iter().collect();
+        let members: Vec<Member> = (0..5).map(|i| member(i, 0.3)).collect();
+        let mut refs: Vec<&Member> = members.iter().collect();
+        let settings = MatchSettings::default();
+        let mut b = Bindings::default();
+        let first = b.plan(&refs, &machines, &HashMap::new(), &settings, true, |_| {
+            false
+        });
+        let decided: HashMap<String, Decision> = first
+            .iter()
+            .map(|d| (d.query_id.clone(), d.clone()))
+            .collect();
+        assert!(b
+            .plan(&refs, &machines, &decided, &settings, false, |_| false)
+            .is_empty());
+        refs.reverse();
+        let again = b.plan(&refs, &machines, &decided, &settings, false, |_| false);
+        assert_eq!(again.len(), members.len());
+        for d in &again {
+            assert_eq!(Some(d), decided.get(&d.query_id), "a kept plan stays");
+        }
     }
 
     /// A full call decides exactly as `plan_partition` does.

@@ -159,10 +159,10 @@ pub(super) fn spread_hash(id: &str) -> usize {
 /// afresh). `machines` are the partition's server machines; `previous` the decisions in
 /// force (by query id). The online path keeps its bindings between matchings instead
 /// ([`Bindings`]).
-pub fn plan_partition(
+pub fn plan_partition<S: std::hash::BuildHasher>(
     members: &[&Member],
     machines: &[&DeviceRow],
-    previous: &HashMap<String, Decision>,
+    previous: &HashMap<String, Decision, S>,
     settings: &MatchSettings,
 ) -> Vec<Decision> {
     Bindings::default().plan(members, machines, previous, settings, true, |_| true)
