@@ -12,7 +12,8 @@
 //!   queries to plans under capacity, warm-started from the current decisions (members
 //!   bound before and unchanged are not bound again).
 //!
-//! Every row has a total order and a hash (floats travel as [`Fx`]) so that it can live in a
+//! Every row has a total order and a hash (floats travel as [`Fx`], ids as shared [`Name`]s,
+//! cheap to clone into the dataflow's arrangements) so that it can live in a
 //! differential collection and cross workers.
 
 pub mod bind;
