@@ -2,7 +2,7 @@
 //!
 //! The `.avsc` files in this crate's folder are the single source of truth: they are what a
 //! Kafka shop registers in its schema registry and what its own clients (Java, Python, Go)
-//! generate code from. The Rust types here mirror them; the tests in [`drift`] encode every
+//! generate code from. The Rust types here mirror them; the tests in `drift.rs` encode every
 //! type with its derived schema and decode it with the file's schema (and the reverse), so
 //! the two cannot drift apart silently.
 //!

@@ -1,7 +1,7 @@
 //! Incremental repair: what the online matcher does between full solves.
 //!
 //! Why: in a live partition most queries are the same from one epoch to the next, and a
-//! full solve ([`greedy::solve`]) redoes all of them: several greedy orders, each followed
+//! full solve ([`greedy::solve`](super::greedy::solve)) redoes all of them: several greedy orders, each followed
 //! by local search over every served query. `perf` of the steady stream of `compass bench
 //! --throughput` (10,000 live queries, 4,000 changes an epoch) put a third of the planner
 //! in that local search. The repair keeps every plan in force that still fits, places

@@ -73,9 +73,9 @@ pub(super) fn ilp(inst: &Instance, settings: &MatchSettings) -> crate::matching:
 pub enum Algorithm {
     /// The fast incremental matcher ([`greedy::solve`]).
     Compass,
-    /// Each query takes its own best plan ([`baselines::vulcan`]).
+    /// Each query takes its own best plan ([`baselines::vulcan`](crate::matching::baselines::vulcan)).
     Vulcan,
-    /// Greedy marginal utility per resource ([`baselines::videostorm`]).
+    /// Greedy marginal utility per resource ([`baselines::videostorm`](crate::matching::baselines::videostorm)).
     VideoStorm,
     /// The exact MILP (`crate::matching::milp`, CBC) within `ilp_time_limit_s`: the
     /// oracle as a planner. Needs the `milp` feature; without it, or when CBC fails, the
