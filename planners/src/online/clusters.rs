@@ -7,10 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::rows::{tier_code, DeviceRow, QueryRow};
+use super::rows::{DeviceRow, QueryRow};
 use super::{Fx, Name};
 use crate::model::{AccuracyBound, Device, Query, SloTargets};
-use crate::search::cluster::{cluster_key, tightest, Buckets};
+use crate::search::cluster::{tightest, Buckets, SloBuckets};
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ClusterId {
@@ -33,16 +33,17 @@ pub fn cluster_of(
     source: &DeviceRow,
     b: &Buckets,
 ) -> ClusterId {
-    let k = cluster_key(&q.query(higher_is_better), &source.device(), b);
-    // The key's application and class are the query's and the source's: shared, not copied.
+    // The key of `cluster_key`, from the rows' own fields: the ids are shared, not copied,
+    // and no model query or device is built (this runs for every member the join emits).
+    let slo = SloBuckets::of(&q.slo(higher_is_better), b);
     ClusterId {
         app_id: q.app_id.clone(),
-        latency: k.latency,
-        accuracy: k.accuracy,
-        cost: k.cost,
-        tier: tier_code(k.tier),
+        latency: slo.latency,
+        accuracy: slo.accuracy,
+        cost: slo.cost,
+        tier: source.tier,
         hardware_class: source.hardware_class.clone(),
-        uplink: k.uplink,
+        uplink: b.uplink(source.uplink_mbps.0),
         stratum: q.stratum.clone(),
         solo: Name::default(),
     }
@@ -146,5 +147,53 @@ impl ClusterSpec {
             alive: true,
         }
         .device()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::online::fixtures::{device, query};
+    use crate::search::cluster::cluster_key;
+
+    /// `cluster_of` builds the key from the rows' fields; it must agree with `cluster_key`
+    /// on the model types in every part, over SLOs, tiers and uplinks on both sides of
+    /// bucket edges.
+    #[test]
+    fn cluster_of_is_cluster_key_plus_the_stratum() {
+        let b = Buckets::default();
+        for tier in 0..3u8 {
+            for uplink in [0.0, 1.9, 2.0, 10.0, 1e4] {
+                let mut source = device("src", tier, u32::from(tier > 0));
+                source.uplink_mbps = Fx(uplink);
+                for (latency, accuracy, cost, h) in [
+                    (100.0, None, None, true),
+                    (124.9, Some(0.9), Some(2.0), true),
+                    (125.0, Some(12.0), None, false),
+                    (1e-3, Some(0.0), Some(0.0), true),
+                ] {
+                    let mut q = query("q", &source, cost);
+                    q.latency_ms = Fx(latency);
+                    q.accuracy_threshold = accuracy.map(Fx);
+                    let id = cluster_of(&q, h, &source, &b);
+                    let k = cluster_key(&q.query(h), &source.device(), &b);
+                    let from_key = ClusterId {
+                        app_id: k.app_id.as_str().into(),
+                        latency: k.latency,
+                        accuracy: k.accuracy,
+                        cost: k.cost,
+                        tier: crate::online::rows::tier_code(k.tier),
+                        hardware_class: k.hardware_class.as_str().into(),
+                        uplink: k.uplink,
+                        stratum: q.stratum.clone(),
+                        solo: Name::default(),
+                    };
+                    assert_eq!(
+                        id, from_key,
+                        "tier {tier}, uplink {uplink}, latency {latency}"
+                    );
+                }
+            }
+        }
     }
 }

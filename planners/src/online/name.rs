@@ -105,20 +105,10 @@ impl From<&String> for Name {
         Name(Arc::from(s.as_str()))
     }
 }
-impl From<Name> for String {
-    fn from(n: Name) -> Self {
-        n.as_str().to_string()
-    }
-}
 
 impl PartialEq<str> for Name {
     fn eq(&self, other: &str) -> bool {
         self.as_str() == other
-    }
-}
-impl PartialEq<&str> for Name {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
     }
 }
 impl PartialEq<String> for Name {

@@ -327,10 +327,10 @@ fn history(
 /// The server classes among `machines`, one per class (the first alive machine of each
 /// speaks for it), ordered by tier and name.
 pub fn server_classes<'a>(machines: impl IntoIterator<Item = &'a DeviceRow>) -> Vec<ServerClass> {
-    let mut by: BTreeMap<(u8, String), ServerClass> = BTreeMap::new();
+    let mut by: BTreeMap<(u8, Name), ServerClass> = BTreeMap::new();
     for d in machines {
         if d.alive && d.tier != tier_code(compass_schemas::Tier::Edge) {
-            by.entry((d.tier, d.hardware_class.to_string()))
+            by.entry((d.tier, d.hardware_class.clone()))
                 .or_insert_with(|| ServerClass::of(d));
         }
     }

@@ -50,17 +50,43 @@ pub struct ClusterKey {
 }
 
 pub fn cluster_key(q: &Query, source: &Device, b: &Buckets) -> ClusterKey {
+    let slo = SloBuckets::of(&q.slo, b);
     ClusterKey {
         app_id: q.app_id.clone(),
-        latency: log_bucket(q.slo.latency_ms, b.slo_ratio),
-        accuracy: q.slo.accuracy.map(|a| log_bucket(a.threshold, b.slo_ratio)),
-        cost: q
-            .slo
-            .max_cost_usd_per_hour
-            .map(|c| log_bucket(c, b.slo_ratio)),
+        latency: slo.latency,
+        accuracy: slo.accuracy,
+        cost: slo.cost,
         tier: source.tier,
         hardware_class: source.hardware_class.clone(),
-        uplink: log_bucket(source.link.uplink_mbps, b.uplink_ratio),
+        uplink: b.uplink(source.link.uplink_mbps),
+    }
+}
+
+/// The bucketed parts of a key that are numbers: for callers that hold the ids already
+/// and need not build a [`Query`] and a [`Device`] to key a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SloBuckets {
+    pub latency: i32,
+    pub accuracy: Option<i32>,
+    pub cost: Option<i32>,
+}
+
+impl SloBuckets {
+    pub fn of(slo: &SloTargets, b: &Buckets) -> Self {
+        SloBuckets {
+            latency: log_bucket(slo.latency_ms, b.slo_ratio),
+            accuracy: slo.accuracy.map(|a| log_bucket(a.threshold, b.slo_ratio)),
+            cost: slo
+                .max_cost_usd_per_hour
+                .map(|c| log_bucket(c, b.slo_ratio)),
+        }
+    }
+}
+
+impl Buckets {
+    /// The bucket of a source device's uplink.
+    pub fn uplink(&self, mbps: f64) -> i32 {
+        log_bucket(mbps, self.uplink_ratio)
     }
 }
 
