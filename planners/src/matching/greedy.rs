@@ -18,20 +18,15 @@
 //!    component of `search_once_above` queries or more, the orders are compared after their
 //!    greedy fills and the local search runs once, on the best (it costs several fills).
 //! 5. **Large-neighbourhood search** (goodput mode, only while some servable query is left
-//!    out): unassign a pseudo-random fifth of the served queries and refill with a perturbed
-//!    greedy, or unassign every query served on two resources and refill exactly with a
-//!    budgeted branch and bound (`exact`); then local search; keep the result if it is
-//!    better. A work budget counted in
-//!    (query, candidate) pairs is shared among components by size, so small instances get
-//!    many iterations and large ones few or none; a component stops after 20 iterations
-//!    without improvement.
+//!    out): destroy part of the assignment, repair it (perturbed greedy, or exactly), local
+//!    search, keep the result if it is better (see `lns`).
 //!
 //! Every step keeps capacities: the result never over-commits a resource.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::local::improve;
-use super::{exact, prices, Instance, Matching, Mode};
+use super::{lns, prices, Instance, Matching, Mode};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -204,7 +199,7 @@ fn bottleneck(inst: &Instance, q: usize, c: usize) -> f64 {
 }
 
 /// A fixed pseudo-random factor in [0.75, 1.25) for a pair (SplitMix64 of its indices).
-fn jitter(q: usize, c: usize) -> f64 {
+pub(super) fn jitter(q: usize, c: usize) -> f64 {
     let mut z = (q as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ (c as u64).wrapping_add(0xD1B5_4A32_D192_ED03);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -343,154 +338,10 @@ fn solve_group(
         }
         best_value = objective(choice);
     }
-    let starved_now = starved(inst, group.iter().map(|&q| (q, choice[q])), worth);
-    // Large-neighbourhood search: destroy (a pseudo-random fifth of the served queries, or
-    // every query served on two resources), repair (perturbed greedy, or exactly), local
-    // search; keep the result if it is better.
-    let pairs: usize = group
-        .iter()
-        .map(|&q| inst.queries[q].candidates.len())
-        .sum::<usize>()
-        .max(1);
-    let share = opts.lns_budget as f64 * group.len() as f64 / inst.queries.len().max(1) as f64;
-    let iterations = ((share / pairs as f64) as usize).min(MAX_LNS_ITERATIONS);
-    // When every weight is a whole number, goodput comes in whole units: the exact repair
-    // then looks only for a refill that serves at least one more unit (cost is left to the
-    // local search), and prunes every node whose bound cannot reach it, which ends most
-    // repairs within their budget. Its prices are the component's, in goodput units.
-    let whole = starved_now && group.iter().all(|&q| inst.queries[q].weight.fract() == 0.0);
-    let goodput = |q: usize, c: usize| {
-        let query = &inst.queries[q];
-        if query.candidates[c].meets_slo {
-            query.weight
-        } else {
-            0.0
-        }
-    };
-    let goodput_price: HashMap<u32, f64> = if whole {
-        price.iter().map(|(&r, &p)| (r, p / scale)).collect()
-    } else {
-        HashMap::new()
-    };
-    // Nothing to gain when every query that could be served is served.
-    let mut stale = 0;
-    // Related neighbourhoods an exact repair has searched to the end since the last
-    // improvement.
-    let mut proven: HashSet<(u32, u32)> = HashSet::new();
-    for it in 0..if starved_now { iterations } else { 0 } {
-        if stale >= MAX_STALE_ITERATIONS {
-            break;
-        }
-        let saved_res: Vec<f64> = touched.iter().map(|&r| residual[r]).collect();
-        let saved_choice: Vec<Option<u32>> = group.iter().map(|&q| choice[q]).collect();
-        // Odd iterations destroy related queries (every query served on two resources
-        // picked by the iteration), even ones a random fifth: related removal frees room
-        // where the queries compete, random removal escapes where they do not.
-        let related = it % 2 == 1 && touched.len() > 1;
-        let (r1, r2) = (
-            touched[(it / 2 * 7 + 3) % touched.len()] as u32,
-            touched[(it / 2 * 13 + 5) % touched.len()] as u32,
+    if starved(inst, group.iter().map(|&q| (q, choice[q])), worth) {
+        lns::search(
+            inst, group, scale, opts, &touched, &price, best_value, residual, choice,
         );
-        if related && proven.contains(&(r1, r2)) {
-            // Searched exhaustively since the last improvement: nothing there.
-            stale += 1;
-            continue;
-        }
-        let (mut freed, mut freed_goodput) = (0.0, 0.0);
-        for (i, &q) in group.iter().enumerate() {
-            if let Some(c) = choice[q] {
-                let out = if related {
-                    inst.queries[q].candidates[c as usize]
-                        .uses
-                        .iter()
-                        .any(|&(r, _)| r == r1 || r == r2)
-                } else {
-                    jitter(q.wrapping_add(7919 * (it + 1)), i) < 0.85
-                };
-                if out {
-                    inst.take(residual, q, c as usize, -1.0);
-                    choice[q] = None;
-                    freed += worth(q, c as usize);
-                    freed_goodput += goodput(q, c as usize);
-                }
-            }
-        }
-        let exact_open: Option<Vec<usize>> = (related && opts.exact_budget > 0)
-            .then(|| {
-                group
-                    .iter()
-                    .copied()
-                    .filter(|&q| choice[q].is_none())
-                    .collect::<Vec<usize>>()
-            })
-            .filter(|open| open.len() <= EXACT_MAX_QUERIES);
-        if let Some(open) = exact_open {
-            // Repair the freed resources exactly (see `exact`): a better refill of the
-            // queries left open, or none.
-            let found = if whole {
-                exact::search(
-                    inst,
-                    &open,
-                    residual,
-                    goodput,
-                    &goodput_price,
-                    freed_goodput,
-                    opts.exact_budget,
-                    1.0,
-                )
-            } else {
-                exact::search(
-                    inst,
-                    &open,
-                    residual,
-                    worth,
-                    &price,
-                    freed,
-                    opts.exact_budget,
-                    0.0,
-                )
-            };
-            match found.better {
-                Some((_, better)) => {
-                    for (&q, c) in open.iter().zip(better) {
-                        choice[q] = c;
-                        if let Some(c) = c {
-                            inst.take(residual, q, c as usize, 1.0);
-                        }
-                    }
-                }
-                None if found.complete => {
-                    proven.insert((r1, r2));
-                }
-                None => {}
-            }
-        } else {
-            let order = if opts.prices && it % 4 >= 2 {
-                Order::PricedSeeded(it + 1)
-            } else {
-                Order::Seeded(it + 1)
-            };
-            fill_goodput(inst, group, scale, order, &price, residual, choice);
-        }
-        for _ in 0..opts.rounds {
-            if !improve(inst, group, scale, residual, choice) {
-                break;
-            }
-        }
-        let value = objective(choice);
-        if value > best_value + EPS {
-            best_value = value;
-            stale = 0;
-            proven.clear();
-        } else {
-            stale += 1;
-            for (i, &r) in touched.iter().enumerate() {
-                residual[r] = saved_res[i];
-            }
-            for (i, &q) in group.iter().enumerate() {
-                choice[q] = saved_choice[i];
-            }
-        }
     }
 }
 
@@ -504,15 +355,6 @@ fn starved(
         c.is_none() && (0..inst.queries[q].candidates.len()).any(|c| worth(q, c) > 0.0)
     })
 }
-
-/// Most open queries a large-neighbourhood repair searches exhaustively.
-const EXACT_MAX_QUERIES: usize = 24;
-
-/// Most destroy-and-repair iterations per component.
-const MAX_LNS_ITERATIONS: usize = 300;
-
-/// Stop a component's search after this many iterations without improvement.
-const MAX_STALE_ITERATIONS: usize = 20;
 
 pub(super) fn fill_goodput(
     inst: &Instance,

@@ -16,6 +16,7 @@ pub mod baselines;
 mod exact;
 pub mod greedy;
 mod instance;
+mod lns;
 mod local;
 #[cfg(feature = "milp")]
 pub mod milp;
