@@ -268,15 +268,7 @@ fn solve_group(
     touched.dedup();
     let start_residual: Vec<f64> = touched.iter().map(|&r| residual[r]).collect();
     let start_choice: Vec<Option<u32>> = group.iter().map(|&q| choice[q]).collect();
-    let objective = |choice: &[Option<u32>]| -> f64 {
-        group
-            .iter()
-            .map(|&q| match choice[q] {
-                Some(c) => inst.value(q, c as usize, scale),
-                None => inst.unserved_value(q, scale),
-            })
-            .sum()
-    };
+    let objective = |choice: &[Option<u32>]| inst.value_of(group, choice, scale);
     // The priced orders run only where the plain ones left a servable query out: on
     // uncontended components the prices would cost a subgradient pass for nothing.
     let plain = [Order::Sum, Order::Bottleneck, Order::Perturbed];

@@ -116,6 +116,18 @@ impl Instance {
         }
     }
 
+    /// The objective value of `group`'s queries under `choice` (indexed by query), at
+    /// `scale`: served queries' values plus unserved queries' values.
+    pub fn value_of(&self, group: &[usize], choice: &[Option<u32>], scale: f64) -> f64 {
+        group
+            .iter()
+            .map(|&q| match choice[q] {
+                Some(c) => self.value(q, c as usize, scale),
+                None => self.unserved_value(q, scale),
+            })
+            .sum()
+    }
+
     /// Score `m`; `overloaded` lists every resource over capacity (empty when feasible).
     pub fn score(&self, m: &Matching) -> Score {
         let scale = self.goodput_scale();

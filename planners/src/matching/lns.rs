@@ -51,15 +51,7 @@ pub(super) fn search(
     choice: &mut [Option<u32>],
 ) {
     let worth = |q: usize, c: usize| inst.value(q, c, scale) - inst.unserved_value(q, scale);
-    let objective = |choice: &[Option<u32>]| -> f64 {
-        group
-            .iter()
-            .map(|&q| match choice[q] {
-                Some(c) => inst.value(q, c as usize, scale),
-                None => inst.unserved_value(q, scale),
-            })
-            .sum()
-    };
+    let objective = |choice: &[Option<u32>]| inst.value_of(group, choice, scale);
     let pairs: usize = group
         .iter()
         .map(|&q| inst.queries[q].candidates.len())
