@@ -25,6 +25,20 @@ use super::{Instance, Matching, Mode};
 
 /// Keep the plans in force that fit; place the queries left without one.
 pub fn repair(inst: &Instance, opts: &Options) -> Matching {
+    repair_settled(inst, opts, |_| false)
+}
+
+/// [`repair`], where `settled(q)` says query `q` was left out by the last matching and has
+/// not changed since: it still takes room that the epoch freed (the greedy fill), but does
+/// not try to eject a served query. Its ejections were tried at that matching, and the next
+/// full solve tries them again; until then, an epoch costs its own changes, not a retry of
+/// every query left out. (Perf of the steady stream of `compass bench --throughput`: the
+/// retries were most of the repair, and grew with the queries left out.)
+pub fn repair_settled(
+    inst: &Instance,
+    opts: &Options,
+    settled: impl Fn(usize) -> bool,
+) -> Matching {
     let scale = inst.goodput_scale();
     let mut residual: Vec<f64> = inst.resources.iter().map(|r| r.capacity).collect();
     let mut choice: Vec<Option<u32>> = vec![None; inst.queries.len()];
@@ -57,6 +71,10 @@ pub fn repair(inst: &Instance, opts: &Options) -> Matching {
         ),
     }
     let everyone: Vec<usize> = (0..inst.queries.len()).collect();
+    let movers: Vec<usize> = movers
+        .into_iter()
+        .filter(|&q| choice[q].is_some() || !settled(q))
+        .collect();
     for _ in 0..opts.rounds {
         if !improve_among(inst, &everyone, &movers, scale, &mut residual, &mut choice) {
             break;
@@ -101,6 +119,47 @@ mod tests {
             assert!(kept * 10 >= had * 9, "seed {seed}: kept {kept} of {had}");
             assert!(s.goodput > 0.0);
         }
+    }
+
+    #[test]
+    fn a_settled_query_takes_free_room_but_ejects_no_one() {
+        use crate::matching::{Candidate, QueryDemand, Resource};
+        // One machine that holds one query. "a" runs there (worth 1); "b" (worth 3) was left
+        // out. Unsettled, "b" ejects "a"; settled, it leaves "a" where it is. And once "a"
+        // has left, a settled "b" still takes the free room.
+        let query = |id: &str, weight: f64, current: Option<u32>| QueryDemand {
+            id: id.into(),
+            weight,
+            candidates: vec![Candidate {
+                uses: vec![(0, 1.0)],
+                cost_usd_per_hour: 0.0,
+                meets_slo: true,
+            }],
+            current,
+        };
+        let inst = Instance {
+            resources: vec![Resource {
+                name: "gpu".into(),
+                capacity: 1.0,
+                pool: 0,
+            }],
+            queries: vec![query("a", 1.0, Some(0)), query("b", 3.0, None)],
+            mode: Mode::Goodput,
+            churn_penalty: 0.1,
+        };
+        let opts = Options::default();
+        assert_eq!(repair(&inst, &opts).choice, vec![None, Some(0)]);
+        assert_eq!(
+            repair_settled(&inst, &opts, |q| q == 1).choice,
+            vec![Some(0), None]
+        );
+        let mut alone = inst.clone();
+        alone.queries[0].candidates[0].uses = vec![(0, 2.0)];
+        alone.queries[0].current = None;
+        assert_eq!(
+            repair_settled(&alone, &opts, |q| q == 1).choice,
+            vec![None, Some(0)]
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::expand::{decide, spread_hash, without_candidates, Algorithm, MatchSet
 use super::objective::{videostorm_utility, Objective, VULCAN_GAMMA};
 use super::rows::{tier_code, Decision, DeviceRow};
 use super::Name;
-use crate::matching::repair::repair;
+use crate::matching::repair::repair_settled;
 use crate::matching::{baselines, greedy};
 use crate::matching::{Candidate, Instance, Matching, Mode, QueryDemand, Resource};
 use crate::search::vulcan;
@@ -193,7 +193,14 @@ impl Bindings {
             mode: settings.mode,
             churn_penalty: settings.churn_penalty,
         };
-        let matching = solve(&inst, settings, full, &utilities);
+        // Left out by the last matching and unchanged since (see `repair_settled`).
+        let settled = |q: usize| {
+            !fresh[q]
+                && previous
+                    .get(members[q].query.id.as_str())
+                    .is_some_and(|d| !d.assigned())
+        };
+        let matching = solve(&inst, settings, full, &utilities, settled);
         self.registry.resources = inst.resources;
         let mut out = Vec::new();
         for (i, ((m, demand), choice)) in members
@@ -232,11 +239,17 @@ impl Bindings {
 
 /// Match `inst` by the settings' algorithm; `utility[q][c]` is the baseline's own utility of
 /// candidate `c` of query `q` (empty under Compass's objective).
-fn solve(inst: &Instance, settings: &MatchSettings, full: bool, utility: &[Vec<f64>]) -> Matching {
+fn solve(
+    inst: &Instance,
+    settings: &MatchSettings,
+    full: bool,
+    utility: &[Vec<f64>],
+    settled: impl Fn(usize) -> bool,
+) -> Matching {
     let own = settings.objective != Objective::Slo;
     match settings.algorithm {
         Algorithm::Compass if full => greedy::solve(inst, &settings.options),
-        Algorithm::Compass => repair(inst, &settings.options),
+        Algorithm::Compass => repair_settled(inst, &settings.options, settled),
         Algorithm::Vulcan if own => {
             baselines::vulcan_by(inst, |q, c| Some(utility[q][c]).filter(|u| u.is_finite()))
         }
