@@ -362,7 +362,9 @@ pub(super) fn fill_goodput(
     let mut pairs: Vec<(f64, usize, usize)> = group
         .iter()
         .flat_map(|&q| (0..inst.queries[q].candidates.len()).map(move |c| (q, c)))
-        .filter(|&(q, c)| choice[q].is_none() && worth(q, c) > 0.0)
+        // Capacities only shrink during the fill, so a pair that does not fit now never
+        // will: left out before the sort (on a contended partition, most of them).
+        .filter(|&(q, c)| choice[q].is_none() && worth(q, c) > 0.0 && inst.fits(residual, q, c))
         .map(|(q, c)| {
             let key = match order {
                 Order::Sum => worth(q, c) / footprint(inst, q, c),
