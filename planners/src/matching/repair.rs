@@ -32,8 +32,8 @@ pub fn repair(inst: &Instance, opts: &Options) -> Matching {
 /// not changed since: it still takes room that the epoch freed (the greedy fill), but does
 /// not try to eject a served query. Its ejections were tried at that matching, and the next
 /// full solve tries them again; until then, an epoch costs its own changes, not a retry of
-/// every query left out. (Perf of the steady stream of `compass bench --throughput`: the
-/// retries were most of the repair, and grew with the queries left out.)
+/// every query left out. (`perf` of the steady stream of `compass bench --throughput`, four
+/// partitions: the retries' local search was 4.0% of the workers' time, 40% of the repair.)
 pub fn repair_settled(
     inst: &Instance,
     opts: &Options,
