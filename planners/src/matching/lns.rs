@@ -9,8 +9,9 @@
 //!   perturbed greedy order (plain or priced), which escapes where queries do not compete;
 //! - odd iterations free every query served on two resources picked by the iteration (a
 //!   *related* neighbourhood, where queries do compete) and refill exactly with a budgeted
-//!   branch and bound ([`exact`](super::exact)); a neighbourhood searched to its end holds
-//!   nothing better and is skipped until the next improvement.
+//!   branch and bound ([`exact`]) when at most 24 queries are open (else with
+//!   a perturbed greedy order); a neighbourhood searched to its end holds nothing better and
+//!   is skipped until the next improvement.
 //!
 //! A work budget counted in (query, candidate) pairs is shared among components by size, so
 //! small instances get many iterations and large ones few or none; a component stops after

@@ -9,8 +9,9 @@
 //! fits, queries that were left out before), and lets only them take part in the local
 //! search: they may still eject a served query, which then moves or leaves if that gains.
 //!
-//! What it gives up: served queries do not move to cheaper plans, and the other greedy
-//! orders and the large-neighbourhood search do not run. The caller runs a full solve
+//! What it gives up: served queries do not move to cheaper plans, queries left out and
+//! unchanged since the last matching take free room but eject no one ([`repair_settled`]),
+//! and the other greedy orders and the large-neighbourhood search do not run. The caller runs a full solve
 //! every few epochs and whenever capacities change, so that nothing it gives up is lost
 //! for long.
 //!
