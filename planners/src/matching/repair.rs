@@ -1,19 +1,19 @@
 //! Incremental repair: what the online matcher does between full solves.
 //!
 //! Why: in a live partition most queries are the same from one epoch to the next, and a
-//! full solve ([`greedy::solve`](super::greedy::solve)) redoes all of them: several greedy orders, each followed
-//! by local search over every served query. `perf` of the steady stream of `compass bench
-//! --throughput` (10,000 live queries, 4,000 changes an epoch) put a third of the planner
-//! in that local search. The repair keeps every plan in force that still fits, places
+//! full solve ([`greedy::solve`](super::greedy::solve)) redoes all of them: several greedy
+//! orders, each followed by local search over every served query. `perf` of the steady
+//! stream of `compass bench --throughput` (10,000 live queries, 4,000 changes an epoch) put
+//! a third of the planner in that local search. The repair keeps every plan in force that still fits, places
 //! only the queries left without one (arrivals, queries whose plan no longer exists or
 //! fits, queries that were left out before), and lets only them take part in the local
 //! search: they may still eject a served query, which then moves or leaves if that gains.
 //!
 //! What it gives up: served queries do not move to cheaper plans, queries left out and
 //! unchanged since the last matching take free room but eject no one ([`repair_settled`]),
-//! and the other greedy orders and the large-neighbourhood search do not run. The caller runs a full solve
-//! every few epochs and whenever capacities change, so that nothing it gives up is lost
-//! for long.
+//! and the other greedy orders and the large-neighbourhood search do not run. The caller
+//! runs a full solve every few epochs and whenever capacities change, so that nothing it
+//! gives up is lost for long.
 //!
 //! Like the full solve, the result never exceeds a capacity and depends on nothing but the
 //! instance (no clock, no randomness).
@@ -126,8 +126,8 @@ mod tests {
     fn a_settled_query_takes_free_room_but_ejects_no_one() {
         use crate::matching::{Candidate, QueryDemand, Resource};
         // One machine that holds one query. "a" runs there (worth 1); "b" (worth 3) was left
-        // out. Unsettled, "b" ejects "a"; settled, it leaves "a" where it is. And once "a"
-        // has left, a settled "b" still takes the free room.
+        // out. Unsettled, "b" ejects "a"; settled, it leaves "a" where it is. And when "a"
+        // no longer fits (its plan outgrew the machine), a settled "b" takes the free room.
         let query = |id: &str, weight: f64, current: Option<u32>| QueryDemand {
             id: id.into(),
             weight,
