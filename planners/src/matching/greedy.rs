@@ -65,7 +65,7 @@ impl Default for Options {
     }
 }
 
-const EPS: f64 = 1e-9;
+pub(super) const EPS: f64 = 1e-9;
 
 /// Groups of queries that share resources (union-find over the resources they use).
 fn components(inst: &Instance) -> Vec<Vec<usize>> {

@@ -20,7 +20,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::greedy::{fill_goodput, jitter, Options, Order};
+use super::greedy::{fill_goodput, jitter, Options, Order, EPS};
 use super::local::improve;
 use super::{exact, Instance};
 
@@ -32,8 +32,6 @@ const MAX_LNS_ITERATIONS: usize = 300;
 
 /// Stop a component's search after this many iterations without improvement.
 const MAX_STALE_ITERATIONS: usize = 20;
-
-const EPS: f64 = 1e-9;
 
 /// Search `group` from the assignment in `choice` (worth `best_value`, capacities left in
 /// `residual`); `touched` lists the group's resources and `price` the component's
