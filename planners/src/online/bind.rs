@@ -5,9 +5,11 @@
 //! changes. `perf` of the steady stream of `compass bench --throughput` (10,000 live
 //! queries) put a quarter of the planner in rebuilding every member's options (machine ids
 //! cloned per option, SLO probabilities, resource maps) although few members had changed.
-//! Here a member is bound again only when it changed, or at a full solve (which rebinds
-//! everything, so that nothing cached outlives a change for long); every other member's
-//! options and demand are reused, and only the decisions that may differ are rebuilt.
+//! Here a member is bound again only when it changed, or when the partition's machines
+//! changed (a fingerprint of the machine rows is compared at every call); every other
+//! member's options and demand are reused, full solves included, and only the decisions that
+//! may differ are rebuilt. A binding depends on nothing else: the member's row, its previous
+//! plan (kept current in the entry as the matcher moves it) and the machines.
 //!
 //! Binding spreads load without knowing it: a query tries `spread` machines of each class,
 //! starting at a position given by a hash of its id, so that queries of one cluster land on
@@ -99,6 +101,45 @@ struct Registry {
 }
 
 impl Registry {
+    /// Drop the resources no entry uses (the devices of members that left), keeping the
+    /// others in their order, and renumber the entries' uses to match.
+    fn compact(&mut self, entries: &mut [(Name, Entry)]) {
+        let mut used = vec![false; self.resources.len()];
+        for (_, e) in entries.iter() {
+            for c in &e.demand.candidates {
+                for &(r, _) in &c.uses {
+                    // A device's GPU and memory are registered, and kept, together.
+                    let gpu = (r & !1) as usize;
+                    used[gpu] = true;
+                    used[gpu + 1] = true;
+                }
+            }
+        }
+        if used.iter().all(|u| *u) {
+            return;
+        }
+        let mut new_index = vec![u32::MAX; used.len()];
+        let mut kept = Vec::with_capacity(used.len());
+        for (i, r) in std::mem::take(&mut self.resources).into_iter().enumerate() {
+            if used[i] {
+                new_index[i] = kept.len() as u32;
+                kept.push(r);
+            }
+        }
+        self.resources = kept;
+        self.of.retain(|_, i| used[*i as usize]);
+        for i in self.of.values_mut() {
+            *i = new_index[*i as usize];
+        }
+        for (_, e) in entries.iter_mut() {
+            for c in &mut e.demand.candidates {
+                for (r, _) in &mut c.uses {
+                    *r = new_index[*r as usize];
+                }
+            }
+        }
+    }
+
     /// The index of `device`'s GPU resource (its memory is the next one); its capacities
     /// are refreshed from the row.
     fn gpu(&mut self, device: &DeviceRow) -> u32 {
@@ -130,16 +171,26 @@ pub struct Bindings {
     /// (also in id order), so that an epoch finds each member's entry without hashing ids.
     entries: Vec<(Name, Entry)>,
     registry: Registry,
+    /// A hash of the machine rows the entries were bound against.
+    machines: Option<u64>,
+}
+
+/// A fingerprint of the machine rows, in their order.
+fn fingerprint(machines: &[&DeviceRow]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    machines.hash(&mut h);
+    h.finish()
 }
 
 impl Bindings {
     /// Decide the members of one partition (those with candidates), given in query-id
     /// order (members out of order are all bound afresh). `machines` are the partition's
     /// server machines; `previous` the decisions in force, by query id; `changed(i)`:
-    /// `members[i]` changed since the last call. `full`: solve in full and rebind every
-    /// member, rather than repair (see [`MatchSettings::full_every`]; only
-    /// [`Algorithm::Compass`] repairs). The machines must not change between calls that
-    /// are not full.
+    /// `members[i]` changed since the last call. `full`: solve in full rather than repair
+    /// (see [`MatchSettings::full_every`]; only [`Algorithm::Compass`] repairs); a full
+    /// solve also drops the resources of members that left. When the machines differ from
+    /// the last call's, every member is bound afresh.
     ///
     /// Returns the decisions that may differ from `previous`: every member bound afresh,
     /// every member without a decision, and every member whose plan moved. The others'
@@ -153,11 +204,14 @@ impl Bindings {
         full: bool,
         changed: impl Fn(usize) -> bool,
     ) -> Vec<Decision> {
-        if full {
+        let seen = Some(fingerprint(machines));
+        if self.machines != seen {
             self.registry = Registry::default();
+            self.entries.clear();
+            self.machines = seen;
         }
         let in_order = members.windows(2).all(|w| w[0].query.id < w[1].query.id);
-        if full || !in_order {
+        if !in_order {
             self.entries.clear();
         }
         let machines = Machines::new(machines);
@@ -231,6 +285,9 @@ impl Bindings {
                 ),
                 None => Decision::rejected(&m.query.id, &m.query.app_id, "not enough capacity"),
             });
+        }
+        if full {
+            self.registry.compact(&mut entries);
         }
         self.entries = entries;
         out
@@ -411,6 +468,14 @@ mod tests {
     use crate::online::search::{OpChoice, TierPlan};
     use crate::online::Fx;
 
+    /// Decisions by query id, as the dataflow keeps them.
+    fn by_id(decisions: &[Decision]) -> HashMap<String, Decision> {
+        decisions
+            .iter()
+            .map(|d| (d.query_id.clone(), d.clone()))
+            .collect()
+    }
+
     /// A member whose one candidate runs a DNN on an `a10` with the given GPU share.
     fn member(id: usize, share: f64) -> Member {
         let source = device(&format!("phone-{id}"), 0, 0);
@@ -513,10 +578,7 @@ mod tests {
         let first = b.plan(&refs, &machines, &HashMap::new(), &settings, true, |_| {
             false
         });
-        let decided: HashMap<String, Decision> = first
-            .iter()
-            .map(|d| (d.query_id.clone(), d.clone()))
-            .collect();
+        let decided = by_id(&first);
         assert!(b
             .plan(&refs, &machines, &decided, &settings, false, |_| false)
             .is_empty());
@@ -526,6 +588,87 @@ mod tests {
         for d in &again {
             assert_eq!(Some(d), decided.get(&d.query_id), "a kept plan stays");
         }
+    }
+
+    /// A member whose one candidate runs its DNN on its own source device (one GPU).
+    fn on_source(id: usize) -> Member {
+        let mut m = member(id, 0.5);
+        m.source = device(&format!("phone-{id}"), 0, 1);
+        m.query.source_device_id = m.source.id.clone();
+        let plan = &mut std::sync::Arc::make_mut(&mut m.candidates)[0];
+        plan.slots = vec![None];
+        m
+    }
+
+    /// The devices of members that left are dropped from the instance's resources at the
+    /// next full solve, and the members that stay keep their plans.
+    #[test]
+    fn a_full_solve_drops_the_resources_of_members_that_left() {
+        let settings = MatchSettings::default();
+        let members: Vec<Member> = (0..6).map(on_source).collect();
+        let mut b = Bindings::default();
+        let all: Vec<&Member> = members.iter().collect();
+        let first = b.plan(&all, &[], &HashMap::new(), &settings, true, |_| false);
+        assert!(first.iter().all(Decision::assigned), "{first:?}");
+        assert_eq!(
+            b.registry.resources.len(),
+            12,
+            "a GPU and its memory per device"
+        );
+        let decided = by_id(&first);
+        let stay: Vec<&Member> = members.iter().skip(4).collect();
+        assert!(b
+            .plan(&stay, &[], &decided, &settings, false, |_| false)
+            .is_empty());
+        assert_eq!(b.registry.resources.len(), 12, "a repair keeps them");
+        assert!(b
+            .plan(&stay, &[], &decided, &settings, true, |_| false)
+            .is_empty());
+        let names: Vec<&str> = b
+            .registry
+            .resources
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["gpu:phone-4", "mem:phone-4", "gpu:phone-5", "mem:phone-5"]
+        );
+        // The renumbered uses still point at each member's own device.
+        for (id, e) in &b.entries {
+            let phone = format!("phone-{}", &id[1..].trim_start_matches('0'));
+            for c in &e.demand.candidates {
+                for &(r, _) in &c.uses {
+                    let name = &b.registry.resources[r as usize].name;
+                    assert!(name.ends_with(&phone), "{id} uses {name}");
+                }
+            }
+        }
+        let again = b.plan(&stay, &[], &decided, &settings, false, |_| true);
+        for d in &again {
+            assert_eq!(Some(d), decided.get(&d.query_id), "a kept plan stays");
+        }
+        assert_eq!(b.registry.resources.len(), 4);
+    }
+
+    /// When the machines change, every member is bound afresh and decided again, even one
+    /// that did not change; when they do not, a full solve reuses the bindings.
+    #[test]
+    fn members_are_bound_afresh_when_the_machines_change() {
+        let servers: Vec<DeviceRow> = (0..3).map(|i| device(&format!("s{i}"), 2, 1)).collect();
+        let two: Vec<&DeviceRow> = servers.iter().take(2).collect();
+        let three: Vec<&DeviceRow> = servers.iter().collect();
+        let members: Vec<Member> = (0..4).map(|i| member(i, 0.3)).collect();
+        let refs: Vec<&Member> = members.iter().collect();
+        let settings = MatchSettings::default();
+        let mut b = Bindings::default();
+        let first = b.plan(&refs, &two, &HashMap::new(), &settings, true, |_| false);
+        let decided = by_id(&first);
+        assert!(b
+            .plan(&refs, &two, &decided, &settings, true, |_| false)
+            .is_empty());
+        let again = b.plan(&refs, &three, &decided, &settings, true, |_| false);
+        assert_eq!(again.len(), members.len());
     }
 
     /// A full call decides exactly as `plan_partition` does.

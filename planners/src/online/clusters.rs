@@ -76,7 +76,7 @@ impl ClusterSpec {
         let mut slos = Vec::new();
         let mut out: Option<ClusterSpec> = None;
         for (q, d) in members {
-            slos.push(q.query(higher_is_better).slo);
+            slos.push(q.slo(higher_is_better));
             let s = out.get_or_insert(ClusterSpec {
                 higher_is_better,
                 latency_ms: q.latency_ms,
