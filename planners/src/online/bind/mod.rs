@@ -87,9 +87,10 @@ impl Bindings {
     /// solve also drops the resources of members that left. When the machines differ from
     /// the last call's, every member is bound afresh.
     ///
-    /// Returns the decisions that may differ from `previous`: every member bound afresh,
-    /// every member without a decision, and every member whose plan moved. The others'
-    /// decisions stand.
+    /// Returns the decisions that may differ from `previous`: every member bound afresh and
+    /// every member whose plan moved. The others' decisions stand, so `previous` must hold
+    /// every decision the earlier calls returned (the caller applies each call's output):
+    /// a member bound before is known to have one without looking it up.
     pub fn plan<S: BuildHasher>(
         &mut self,
         members: &[&Member],
@@ -142,13 +143,9 @@ impl Bindings {
             mode: settings.mode,
             churn_penalty: settings.churn_penalty,
         };
-        // Left out by the last matching and unchanged since (see `repair_settled`).
-        let settled = |q: usize| {
-            !fresh[q]
-                && previous
-                    .get(members[q].query.id.as_str())
-                    .is_some_and(|d| !d.assigned())
-        };
+        // Left out by the last matching and unchanged since (see `repair_settled`): a kept
+        // entry's current choice is the last matching's.
+        let settled = |q: usize| !fresh[q] && inst.queries[q].current.is_none();
         let matching = solve(&inst, settings, full, &utilities, settled);
         self.registry.resources = inst.resources;
         let mut out = Vec::new();
@@ -162,7 +159,7 @@ impl Bindings {
             let moved = choice != demand.current;
             entry.demand = demand;
             entry.demand.current = choice;
-            if !(fresh[i] || moved || !previous.contains_key(m.query.id.as_str())) {
+            if !(fresh[i] || moved) {
                 continue;
             }
             out.push(match choice {
