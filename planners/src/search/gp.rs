@@ -17,12 +17,18 @@
 //!   latency and cost, logit for accuracies in (0, 1).
 //!
 //! The linear algebra is hand-written on flat buffers: at these sizes (n ≤ ~100) a library
-//! call costs more than the arithmetic (see ../shared/libs-notes.md: a hand-rolled factor took
+//! call costs more than the arithmetic (measured for this project: a hand-rolled factor took
 //! 0.2 ms at n = 100, libraries 0.1–55 ms); `ndarray` carries data in and out.
+
+mod cache;
+mod linalg;
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+pub use cache::CandidateCache;
+use linalg::{cholesky, forward};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GpError {
@@ -332,67 +338,6 @@ impl Gp {
     }
 }
 
-/// A model's posterior over fixed candidates, kept up to date incrementally.
-///
-/// For candidate j, v_j = L⁻¹ k(X, x_j); the mean is ȳ + v_j·w (w = L⁻¹ y) and the variance
-/// s² − |v_j|². A new observation appends one entry to every v_j and to w, and leaves the
-/// others unchanged, so both sums grow by one term.
-#[derive(Debug, Clone)]
-pub struct CandidateCache {
-    d: usize,
-    x: Vec<f64>,
-    m: usize,
-    /// Observations folded in so far.
-    seen: usize,
-    /// v entries, one row of m per observation.
-    v: Vec<f64>,
-    sum_mean: Vec<f64>,
-    sum_var: Vec<f64>,
-}
-
-impl CandidateCache {
-    pub fn len(&self) -> usize {
-        self.m
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.m == 0
-    }
-
-    /// Fold in the observations `gp` gained since the last update. The cache must have been
-    /// made by this model (same hyperparameters, observations only appended).
-    pub fn update(&mut self, gp: &Gp) {
-        let n = gp.len();
-        for i in self.seen..n {
-            let li = &gp.chol[i * n..i * n + i];
-            let lii = gp.chol[i * n + i];
-            let xi = gp.row(i);
-            let mut row = vec![0.0; self.m];
-            for (j, out) in row.iter_mut().enumerate() {
-                let xj = &self.x[j * self.d..(j + 1) * self.d];
-                let mut dot = 0.0;
-                for (k, lik) in li.iter().enumerate() {
-                    dot += lik * self.v[k * self.m + j];
-                }
-                let vij = (gp.kernel(xi, xj) - dot) / lii;
-                *out = vij;
-                self.sum_mean[j] += vij * gp.w[i];
-                self.sum_var[j] += vij * vij;
-            }
-            self.v.extend_from_slice(&row);
-        }
-        self.seen = n;
-    }
-
-    /// Posterior mean and variance of candidate `j`.
-    pub fn mean_var(&self, gp: &Gp, j: usize) -> (f64, f64) {
-        (
-            gp.y_mean + self.sum_mean[j],
-            (gp.signal - self.sum_var[j]).max(1e-12),
-        )
-    }
-}
-
 fn flatten(x: ArrayView2<f64>, y: ArrayView1<f64>) -> Result<(Vec<f64>, Vec<f64>, usize), GpError> {
     if x.nrows() == 0 {
         return Err(GpError::Empty);
@@ -421,50 +366,6 @@ fn check_known(known: &[f64], n: usize) -> Result<Vec<f64>, GpError> {
         return Err(GpError::BadNoise);
     }
     Ok(known.to_vec())
-}
-
-/// Lower Cholesky factor of the n × n row-major matrix `a`, with growing jitter on failure.
-fn cholesky(a: &[f64], n: usize) -> Option<Vec<f64>> {
-    let scale = (0..n)
-        .map(|i| a[i * n + i])
-        .fold(0.0f64, f64::max)
-        .max(1e-12);
-    for jitter in [0.0, 1e-10, 1e-8, 1e-6] {
-        let mut l = vec![0.0; n * n];
-        let mut ok = true;
-        'outer: for i in 0..n {
-            for j in 0..=i {
-                let mut s = a[i * n + j] + if i == j { jitter * scale } else { 0.0 };
-                for k in 0..j {
-                    s -= l[i * n + k] * l[j * n + k];
-                }
-                if i == j {
-                    if s <= 0.0 {
-                        ok = false;
-                        break 'outer;
-                    }
-                    l[i * n + i] = s.sqrt();
-                } else {
-                    l[i * n + j] = s / l[j * n + j];
-                }
-            }
-        }
-        if ok {
-            return Some(l);
-        }
-    }
-    None
-}
-
-/// Solve L z = v for lower-triangular row-major L.
-fn forward(l: &[f64], n: usize, v: &[f64]) -> Vec<f64> {
-    let mut z = vec![0.0; n];
-    for i in 0..n {
-        let row = &l[i * n..i * n + i];
-        let s: f64 = row.iter().zip(&z[..i]).map(|(a, b)| a * b).sum();
-        z[i] = (v[i] - s) / l[i * n + i];
-    }
-    z
 }
 
 /// Hooke–Jeeves pattern search on the log marginal likelihood, in log-hyperparameter space.
