@@ -6,7 +6,7 @@
 //! queries) put a quarter of the planner in rebuilding every member's options (machine ids
 //! cloned per option, SLO probabilities, resource maps) although few members had changed.
 //! Here a member is bound again only when it changed, or when the partition's machines
-//! changed (a fingerprint of the machine rows is compared at every call); every other
+//! changed (the machine rows are compared with the last call's); every other
 //! member's options and demand are reused, full solves included, and only the decisions that
 //! may differ are rebuilt. A binding depends on nothing else: the member's row, its previous
 //! plan (kept current in the entry as the matcher moves it) and the machines.
@@ -66,16 +66,8 @@ pub struct Bindings {
     /// (also in id order), so that an epoch finds each member's entry without hashing ids.
     entries: Vec<(Name, Entry)>,
     registry: Registry,
-    /// A hash of the machine rows the entries were bound against.
-    machines: Option<u64>,
-}
-
-/// A fingerprint of the machine rows, in their order.
-fn fingerprint(machines: &[&DeviceRow]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    machines.hash(&mut h);
-    h.finish()
+    /// The machine rows the entries were bound against, in the caller's order.
+    machines: Vec<DeviceRow>,
 }
 
 impl Bindings {
@@ -100,11 +92,14 @@ impl Bindings {
         full: bool,
         changed: impl Fn(usize) -> bool,
     ) -> Vec<Decision> {
-        let seen = Some(fingerprint(machines));
-        if self.machines != seen {
+        // Compared row by row rather than by a hash: a stale binding could hold capacities
+        // that are no longer there.
+        let same = self.machines.len() == machines.len()
+            && self.machines.iter().zip(machines).all(|(a, b)| a == *b);
+        if !same {
             self.registry = Registry::default();
             self.entries.clear();
-            self.machines = seen;
+            self.machines = machines.iter().map(|d| (*d).clone()).collect();
         }
         let in_order = members.windows(2).all(|w| w[0].query.id < w[1].query.id);
         if !in_order {
