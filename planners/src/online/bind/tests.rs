@@ -44,6 +44,32 @@ fn member(id: usize, share: f64) -> Member {
     }
 }
 
+/// A member arrives if it is not live, else departs (its decision with it); its id.
+fn toggle(
+    live: &mut BTreeMap<Name, Member>,
+    decided: &mut HashMap<String, Decision>,
+    m: Member,
+) -> Name {
+    let key = m.query.id.clone();
+    if live.remove(&key).is_some() {
+        decided.remove(key.as_str());
+    } else {
+        live.insert(key.clone(), m);
+    }
+    key
+}
+
+/// The GPU share the decisions in force hold on each machine.
+fn gpu_shares(decided: &HashMap<String, Decision>) -> HashMap<&str, f64> {
+    let mut share: HashMap<&str, f64> = HashMap::new();
+    for d in decided.values() {
+        for op in &d.operators {
+            *share.entry(op.device_id.as_str()).or_default() += op.gpu_share.0;
+        }
+    }
+    share
+}
+
 /// Arrivals and departures epoch by epoch, full solves every fifth: the decisions in
 /// force never over-commit a machine, every live member has one, and an epoch without
 /// changes changes nothing.
@@ -67,13 +93,7 @@ fn incremental_decisions_keep_capacity_and_cover_every_member() {
         for _ in 0..3 {
             let id = next() % 20;
             let m = member(id, [0.2, 0.3, 0.5][next() % 3]);
-            let key = m.query.id.clone();
-            if live.remove(&key).is_some() {
-                decided.remove(key.as_str());
-            } else {
-                live.insert(key.clone(), m);
-            }
-            changed.insert(key);
+            changed.insert(toggle(&mut live, &mut decided, m));
         }
         let members: Vec<&Member> = live.values().collect();
         let out = bindings.plan(
@@ -88,13 +108,7 @@ fn incremental_decisions_keep_capacity_and_cover_every_member() {
             decided.insert(d.query_id.clone(), d);
         }
         assert_eq!(decided.len(), live.len(), "epoch {epoch}");
-        let mut share: HashMap<&str, f64> = HashMap::new();
-        for d in decided.values() {
-            for op in &d.operators {
-                *share.entry(op.device_id.as_str()).or_default() += op.gpu_share.0;
-            }
-        }
-        for (dev, s) in share {
+        for (dev, s) in gpu_shares(&decided) {
             assert!(s <= 1.0 + 1e-9, "epoch {epoch}: {dev} holds {s}");
         }
         assert!(decided.values().any(Decision::assigned));
@@ -224,4 +238,55 @@ fn a_full_call_is_plan_partition() {
     let want = crate::online::expand::plan_partition(&refs, &machines, &none, &settings);
     assert_eq!(got, want);
     assert_eq!(got.iter().filter(|d| d.assigned()).count(), 6);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever the sequence of arrivals, departures, machines resized, lost and back, and
+    /// full solves or repairs: the decisions in force never over-commit a machine as it is
+    /// now, name only machines that are alive, and cover every live member.
+    #[test]
+    fn decisions_fit_the_machines_as_they_are_now(
+        steps in proptest::collection::vec(
+            (proptest::collection::vec((0usize..16, 0usize..3), 0..5), 0usize..3, 0u32..3, proptest::bool::ANY, proptest::bool::ANY),
+            1..30,
+        )
+    ) {
+        let settings = MatchSettings::default();
+        let mut servers: Vec<DeviceRow> = (0..3).map(|i| device(&format!("s{i}"), 2, 2)).collect();
+        let mut live: BTreeMap<Name, Member> = BTreeMap::new();
+        let mut decided: HashMap<String, Decision> = HashMap::new();
+        let mut bindings = Bindings::default();
+        for (epoch, (toggles, server, gpus, alive, full)) in steps.into_iter().enumerate() {
+            servers[server].gpu_count = gpus;
+            servers[server].gpu_memory_mb = Fx(24_000.0 * f64::from(gpus));
+            servers[server].alive = alive;
+            let mut changed: std::collections::HashSet<Name> = Default::default();
+            for (id, share) in toggles {
+                let m = member(id, [0.2, 0.5, 1.0][share]);
+                changed.insert(toggle(&mut live, &mut decided, m));
+            }
+            let machines: Vec<&DeviceRow> = servers.iter().collect();
+            let members: Vec<&Member> = live.values().collect();
+            let out = bindings.plan(&members, &machines, &decided, &settings, full, |i| {
+                changed.contains(&members[i].query.id)
+            });
+            for d in out {
+                decided.insert(d.query_id.clone(), d);
+            }
+            proptest::prop_assert_eq!(decided.len(), live.len(), "epoch {}", epoch);
+            for (dev, s) in gpu_shares(&decided) {
+                let Some(row) = servers.iter().find(|r| r.id.as_str() == dev) else {
+                    proptest::prop_assert!(false, "epoch {}: unknown machine {}", epoch, dev);
+                    continue;
+                };
+                proptest::prop_assert!(row.alive, "epoch {}: {} is lost but holds {}", epoch, dev, s);
+                proptest::prop_assert!(
+                    s <= f64::from(row.gpu_count) + 1e-9,
+                    "epoch {}: {} holds {} of {} GPUs", epoch, dev, s, row.gpu_count
+                );
+            }
+        }
+    }
 }
