@@ -52,6 +52,9 @@ pub struct Phase {
     pub epochs: usize,
     pub wall_s: f64,
     pub records_per_s: f64,
+    /// Seconds spent in the matching operator, summed over the workers (the rest of the
+    /// phase is decoding, the dataflow's collections and waiting for the other workers).
+    pub matching_s: f64,
 }
 
 /// A steady stream to follow a recorded `log`: `epochs` batches of `per_epoch` query
@@ -179,19 +182,23 @@ pub fn replay(
             feed(&mut planner, worker, batch);
         }
         let recorded_s = started.elapsed().as_secs_f64();
+        planner.take_timings();
         let steady_started = Instant::now();
         for batch in steady.iter() {
             feed(&mut planner, worker, batch);
         }
-        (refused, recorded_s, steady_started.elapsed().as_secs_f64())
+        let steady_s = steady_started.elapsed().as_secs_f64();
+        let matching_s: f64 = planner.take_timings().matchings.iter().sum();
+        (refused, recorded_s, steady_s, matching_s)
     })
     .map_err(|e| anyhow::anyhow!("timely: {e}"))?;
-    let (mut refused, mut wall_s, mut steady_s) = (0, 0.0f64, 0.0f64);
+    let (mut refused, mut wall_s, mut steady_s, mut matching_s) = (0, 0.0f64, 0.0f64, 0.0f64);
     for r in guards.join() {
-        let (n, w, s) = r.map_err(|e| anyhow::anyhow!("a worker failed: {e}"))?;
+        let (n, w, s, m) = r.map_err(|e| anyhow::anyhow!("a worker failed: {e}"))?;
         refused += n;
         wall_s = wall_s.max(w);
         steady_s = steady_s.max(s);
+        matching_s += m;
     }
     tracing::debug!(refused, "replayed");
     Ok(Throughput {
@@ -205,6 +212,7 @@ pub fn replay(
             epochs: steady_epochs,
             wall_s: steady_s,
             records_per_s: steady_records as f64 / steady_s.max(1e-9),
+            matching_s,
         }),
     })
 }

@@ -230,8 +230,8 @@ fn throughput(args: &Args, workers: usize) -> anyhow::Result<ExitCode> {
             );
             if let Some(s) = &t.steady {
                 eprintln!(
-                    "{name}, {} worker(s): steady stream: {} records in {} epochs, {:.2} s, {:.0} records/s",
-                    t.workers, s.records, s.epochs, s.wall_s, s.records_per_s
+                    "{name}, {} worker(s): steady stream: {} records in {} epochs, {:.2} s, {:.0} records/s (matching {:.2} s over the workers)",
+                    t.workers, s.records, s.epochs, s.wall_s, s.records_per_s, s.matching_s
                 );
             }
             let mut row = serde_json::to_value(&t)?;
