@@ -4,10 +4,11 @@
 //! full solve ([`greedy::solve`](super::greedy::solve)) redoes all of them: several greedy
 //! orders, each followed by local search over every served query. `perf` of the steady
 //! stream of `compass bench --throughput` (10,000 live queries, 4,000 changes an epoch) put
-//! a third of the planner in that local search. The repair keeps every plan in force that still fits, places
-//! only the queries left without one (arrivals, queries whose plan no longer exists or
-//! fits, queries that were left out before), and lets only them take part in the local
-//! search: they may still eject a served query, which then moves or leaves if that gains.
+//! a third of the planner in that local search. The repair keeps every plan in force that
+//! still fits, places only the queries left without one (arrivals, queries whose plan no
+//! longer exists or fits, queries that were left out before), and lets only them take part
+//! in the local search: they may still eject a served query, which then moves or leaves if
+//! that gains.
 //!
 //! What it gives up: served queries do not move to cheaper plans, queries left out and
 //! unchanged since the last matching take free room but eject no one ([`repair_settled`]),

@@ -240,52 +240,64 @@ fn a_full_call_is_plan_partition() {
     assert_eq!(got.iter().filter(|d| d.assigned()).count(), 6);
 }
 
-proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
 
-    /// Whatever the sequence of arrivals, departures, machines resized, lost and back, and
-    /// full solves or repairs: the decisions in force never over-commit a machine as it is
-    /// now, name only machines that are alive, and cover every live member.
-    #[test]
-    fn decisions_fit_the_machines_as_they_are_now(
-        steps in proptest::collection::vec(
-            (proptest::collection::vec((0usize..16, 0usize..3), 0..5), 0usize..3, 0u32..3, proptest::bool::ANY, proptest::bool::ANY),
-            1..30,
-        )
-    ) {
-        let settings = MatchSettings::default();
-        let mut servers: Vec<DeviceRow> = (0..3).map(|i| device(&format!("s{i}"), 2, 2)).collect();
-        let mut live: BTreeMap<Name, Member> = BTreeMap::new();
-        let mut decided: HashMap<String, Decision> = HashMap::new();
-        let mut bindings = Bindings::default();
-        for (epoch, (toggles, server, gpus, alive, full)) in steps.into_iter().enumerate() {
-            servers[server].gpu_count = gpus;
-            servers[server].gpu_memory_mb = Fx(24_000.0 * f64::from(gpus));
-            servers[server].alive = alive;
-            let mut changed: std::collections::HashSet<Name> = Default::default();
-            for (id, share) in toggles {
-                let m = member(id, [0.2, 0.5, 1.0][share]);
-                changed.insert(toggle(&mut live, &mut decided, m));
-            }
-            let machines: Vec<&DeviceRow> = servers.iter().collect();
-            let members: Vec<&Member> = live.values().collect();
-            let out = bindings.plan(&members, &machines, &decided, &settings, full, |i| {
-                changed.contains(&members[i].query.id)
-            });
-            for d in out {
-                decided.insert(d.query_id.clone(), d);
-            }
-            proptest::prop_assert_eq!(decided.len(), live.len(), "epoch {}", epoch);
-            for (dev, s) in gpu_shares(&decided) {
-                let Some(row) = servers.iter().find(|r| r.id.as_str() == dev) else {
-                    proptest::prop_assert!(false, "epoch {}: unknown machine {}", epoch, dev);
-                    continue;
-                };
-                proptest::prop_assert!(row.alive, "epoch {}: {} is lost but holds {}", epoch, dev, s);
-                proptest::prop_assert!(
-                    s <= f64::from(row.gpu_count) + 1e-9,
-                    "epoch {}: {} holds {} of {} GPUs", epoch, dev, s, row.gpu_count
-                );
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the sequence of arrivals, departures, machines resized, lost and back, and
+        /// full solves or repairs: the decisions in force never over-commit a machine as it is
+        /// now, name only machines that are alive, and cover every live member.
+        #[test]
+        fn decisions_fit_the_machines_as_they_are_now(
+            // Per epoch: members toggled (id, GPU share), then one server's new GPU count and
+            // liveness, and whether the matching is a full solve.
+            steps in prop::collection::vec(
+                (
+                    prop::collection::vec((0usize..16, 0usize..3), 0..5),
+                    0usize..3,
+                    0u32..3,
+                    any::<bool>(),
+                    any::<bool>(),
+                ),
+                1..30,
+            )
+        ) {
+            let settings = MatchSettings::default();
+            let mut servers: Vec<DeviceRow> = (0..3).map(|i| device(&format!("s{i}"), 2, 2)).collect();
+            let mut live: BTreeMap<Name, Member> = BTreeMap::new();
+            let mut decided: HashMap<String, Decision> = HashMap::new();
+            let mut bindings = Bindings::default();
+            for (epoch, (toggles, server, gpus, alive, full)) in steps.into_iter().enumerate() {
+                servers[server].gpu_count = gpus;
+                servers[server].gpu_memory_mb = Fx(24_000.0 * f64::from(gpus));
+                servers[server].alive = alive;
+                let mut changed: std::collections::HashSet<Name> = Default::default();
+                for (id, share) in toggles {
+                    let m = member(id, [0.2, 0.5, 1.0][share]);
+                    changed.insert(toggle(&mut live, &mut decided, m));
+                }
+                let machines: Vec<&DeviceRow> = servers.iter().collect();
+                let members: Vec<&Member> = live.values().collect();
+                let out = bindings.plan(&members, &machines, &decided, &settings, full, |i| {
+                    changed.contains(&members[i].query.id)
+                });
+                for d in out {
+                    decided.insert(d.query_id.clone(), d);
+                }
+                prop_assert_eq!(decided.len(), live.len(), "epoch {}", epoch);
+                for (dev, s) in gpu_shares(&decided) {
+                    let Some(row) = servers.iter().find(|r| r.id.as_str() == dev) else {
+                        return Err(TestCaseError::fail(format!("epoch {epoch}: unknown machine {dev}")));
+                    };
+                    prop_assert!(row.alive, "epoch {}: {} is lost but holds {}", epoch, dev, s);
+                    prop_assert!(
+                        s <= f64::from(row.gpu_count) + 1e-9,
+                        "epoch {}: {} holds {} of {} GPUs", epoch, dev, s, row.gpu_count
+                    );
+                }
             }
         }
     }
