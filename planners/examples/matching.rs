@@ -16,6 +16,9 @@ use compass_planners::matching::milp;
 use compass_planners::matching::random::{self, Spec};
 use compass_planners::matching::{Instance, Mode};
 
+/// Timed solves of the fast matcher per instance (the median is reported).
+const FAST_RUNS: usize = 5;
+
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
@@ -46,11 +49,11 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10.0);
     println!("## Goodput mode: fast matcher vs MILP oracle (CBC, {limit_s} s limit)\n");
-    println!("| queries | machines | load | seed | oracle goodput | proven | gap | fast goodput | ratio | ratio without prices | ratio without exact search | Vulcan ratio | VideoStorm ratio | oracle ms | fast ms | time ratio |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| queries | machines | load | seed | oracle goodput | proven | gap | fast goodput | ratio | ratio without prices | ratio without exact search | Vulcan ratio | VideoStorm ratio | oracle ms | fast ms | fast ms, first solve | time ratio |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let (mut worst_unpriced, mut unpriced_at_target): (f64, usize) = (1.0, 0);
     let mut worst_proven: f64 = 1.0;
-    let (mut proven, mut at_target, mut within_time) = (0, 0, 0);
+    let (mut proven, mut at_target, mut within_time, mut first_within_time) = (0, 0, 0, 0);
     for (q, m) in sizes() {
         for &load in &[0.8, 1.5, 3.0] {
             for seed in 0..seeds() {
@@ -58,9 +61,21 @@ fn main() {
                 let t = Instant::now();
                 let oracle = milp::solve(&inst, limit_s);
                 let oracle_ms = ms(t);
-                let t = Instant::now();
-                let fast = inst.score(&greedy::solve(&inst, &Options::default()));
-                let fast_ms = ms(t);
+                // The matcher runs every epoch, so its time is the median of five solves of
+                // the instance (the same result each time: it is deterministic); the first,
+                // cold solve is reported beside it. The oracle's is one solve.
+                let mut times = Vec::with_capacity(FAST_RUNS);
+                let mut fast_matching = None;
+                for _ in 0..FAST_RUNS {
+                    let t = Instant::now();
+                    let m = greedy::solve(&inst, &Options::default());
+                    times.push(ms(t));
+                    fast_matching = Some(m);
+                }
+                let first_ms = times[0];
+                times.sort_by(f64::total_cmp);
+                let fast_ms = times[FAST_RUNS / 2];
+                let fast = inst.score(&fast_matching.unwrap_or_else(|| inst.empty()));
                 let unpriced = inst
                     .score(&greedy::solve(
                         &inst,
@@ -90,13 +105,14 @@ fn main() {
                             proven += 1;
                             at_target += usize::from(ratio >= 0.98);
                             within_time += usize::from(fast_ms <= 0.01 * oracle_ms);
+                            first_within_time += usize::from(first_ms <= 0.01 * oracle_ms);
                             let r = if og > 0.0 { unpriced / og } else { 1.0 };
                             worst_unpriced = worst_unpriced.min(r);
                             unpriced_at_target += usize::from(r >= 0.98);
                         }
                         let rel = |g: f64| if og > 0.0 { g / og } else { 1.0 };
                         println!(
-                            "| {q} | {m} | {load} | {seed} | {og} | {} | {:.4} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {oracle_ms:.1} | {fast_ms:.3} | {:.5} |",
+                            "| {q} | {m} | {load} | {seed} | {og} | {} | {:.4} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {oracle_ms:.1} | {fast_ms:.3} | {first_ms:.3} | {:.5} |",
                             if o.proven_optimal { "yes" } else { "no" },
                             o.gap,
                             fast.goodput,
@@ -108,13 +124,13 @@ fn main() {
                             fast_ms / oracle_ms
                         );
                     }
-                    Err(e) => println!("| {q} | {m} | {load} | {seed} | oracle failed: {e} | | | {} | | | | {oracle_ms:.1} | {fast_ms:.3} | |", fast.goodput),
+                    Err(e) => println!("| {q} | {m} | {load} | {seed} | oracle failed: {e} | | | {} | | | | {oracle_ms:.1} | {fast_ms:.3} | {first_ms:.3} | |", fast.goodput),
                 }
             }
         }
     }
     println!("\nworst goodput ratio on instances the oracle proved optimal: {worst_proven:.3}");
-    println!("proven instances: {proven}; ratio >= 0.98 on {at_target} (without prices: {unpriced_at_target}, worst {worst_unpriced:.3}); fast time <= 1% of the oracle's on {within_time}\n");
+    println!("proven instances: {proven}; ratio >= 0.98 on {at_target} (without prices: {unpriced_at_target}, worst {worst_unpriced:.3}); fast time <= 1% of the oracle's on {within_time} (first solve: {first_within_time})\n");
     if std::env::var("MATCHING_QUALITY_ONLY").is_ok() {
         return;
     }

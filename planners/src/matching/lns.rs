@@ -90,10 +90,12 @@ pub(super) fn search(
         // picked by the iteration), even ones a random fifth: related removal frees room
         // where the queries compete, random removal escapes where they do not.
         let related = it % 2 == 1 && touched.len() > 1;
-        let (r1, r2) = (
+        let (a, b) = (
             touched[(it / 2 * 7 + 3) % touched.len()] as u32,
             touched[(it / 2 * 13 + 5) % touched.len()] as u32,
         );
+        // The neighbourhood is the pair as a set: (a, b) and (b, a) free the same queries.
+        let (r1, r2) = (a.min(b), a.max(b));
         if related && proven.contains(&(r1, r2)) {
             // Searched exhaustively since the last improvement: nothing there.
             stale += 1;

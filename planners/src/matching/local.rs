@@ -89,7 +89,19 @@ pub(super) fn improve_among(
     // changes: queries with the same candidates (copies of one spec, common in a cluster)
     // are then skipped, which keeps a round linear in them instead of quadratic.
     let mut changes = 0usize;
-    let mut failed: foldhash::HashMap<u64, Failed> = Default::default();
+    // Sized up front for the attempts the round can make (up to a bound; beyond it growth is
+    // amortized): growing it attempt by attempt from empty cost a tenth of a small
+    // component's whole solve in rehashing.
+    let attempts: usize = movers
+        .iter()
+        .filter(|&&q| choice[q].is_none())
+        .map(|&q| inst.queries[q].candidates.len())
+        .sum::<usize>()
+        .min(1024);
+    let mut failed: foldhash::HashMap<u64, Failed> =
+        foldhash::HashMap::with_capacity_and_hasher(attempts, Default::default());
+    // Buffers reused by every attempt.
+    let (mut short, mut rivals): (Vec<(u32, f64)>, Vec<usize>) = (Vec::new(), Vec::new());
     for &q in movers {
         if choice[q].is_some() {
             continue;
@@ -117,33 +129,36 @@ pub(super) fn improve_among(
             }
             // Only a rival that frees enough of every short resource on its own can make
             // room, so it uses the first short resource: look among its users only.
-            let short: Vec<(u32, f64)> = uses
-                .iter()
-                .filter(|&&(r, a)| residual[r as usize] + 1e-9 < a)
-                .map(|&(r, a)| (r, a - residual[r as usize]))
-                .collect();
+            short.clear();
+            short.extend(
+                uses.iter()
+                    .filter(|&&(r, a)| residual[r as usize] + 1e-9 < a)
+                    .map(|&(r, a)| (r, a - residual[r as usize])),
+            );
             let Some(&(first, _)) = short.first() else {
                 continue;
             };
-            let mut rivals: Vec<usize> = users
-                .get(first as usize)
-                .into_iter()
-                .flatten()
-                .copied()
-                .filter(|&p| {
-                    p != q
-                        && choice[p].is_some_and(|pc| {
-                            let held = &inst.queries[p].candidates[pc as usize].uses;
-                            short.iter().all(|&(r, need)| {
-                                held.iter().any(|&(hr, ha)| hr == r && ha + 1e-9 >= need)
+            rivals.clear();
+            rivals.extend(
+                users
+                    .get(first as usize)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&p| {
+                        p != q
+                            && choice[p].is_some_and(|pc| {
+                                let held = &inst.queries[p].candidates[pc as usize].uses;
+                                short.iter().all(|&(r, need)| {
+                                    held.iter().any(|&(hr, ha)| hr == r && ha + 1e-9 >= need)
+                                })
                             })
-                        })
-                })
-                .collect();
+                    }),
+            );
             rivals.sort_unstable();
             rivals.dedup();
             failed.insert(key, (q, c, gain_q, changes));
-            for p in rivals {
+            for &p in &rivals {
                 let Some(pc) = choice[p] else { continue };
                 inst.take(residual, p, pc as usize, -1.0);
                 if inst.fits(residual, q, c) {
