@@ -11,10 +11,18 @@
 //! End of partition: [`PartitionReader::caught_up`] says whether a partition has been read to
 //! its end, from end-of-partition events and from the watermarks the client caches from its
 //! fetch responses (not a ListOffsets request per check: slow on some Kafka-protocol brokers).
+//!
+//! One client reads every partition of a reader, whatever their topics: each client sends its
+//! own fetch requests, and a broker that answers a fetch only when its wait is over (tansu)
+//! spends most of its CPU on those requests, so a client per topic multiplied its load. Each
+//! partition's records come through a queue of their own, split from the client's, so that an
+//! end-of-partition event (which names the partition but not its topic) is never ambiguous.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
@@ -28,9 +36,11 @@ use crate::kafka::KafkaSettings;
 pub type Tp = (String, i32);
 
 pub struct PartitionReader {
-    /// One client per topic: an end-of-partition event names the partition but not the
-    /// topic, so topics must not share a client.
-    consumers: Vec<(String, BaseConsumer<CompassContext>)>,
+    /// The one client (none when no partition is assigned); its own queue carries only
+    /// events once the partitions are split off, but must still be polled to serve them.
+    consumer: Option<Arc<BaseConsumer<CompassContext>>>,
+    /// One queue per assigned partition, polled in turn.
+    queues: Vec<(Tp, PartitionQueue<CompassContext>)>,
     next: usize,
     assigned: BTreeSet<Tp>,
     at_end: BTreeSet<Tp>,
@@ -45,12 +55,10 @@ impl PartitionReader {
     /// only; the reader does not join the group's rebalancing). Always the beginning: the
     /// caught-up check takes an unread partition's position to be its low watermark.
     pub fn new(settings: &KafkaSettings, group: &str, partitions: &[Tp]) -> Result<Self, BusError> {
-        let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for (t, p) in partitions {
-            by_topic.entry(t).or_default().push(*p);
-        }
-        let mut consumers = Vec::new();
-        for (topic, parts) in by_topic {
+        let mut queues = Vec::new();
+        let consumer = if partitions.is_empty() {
+            None
+        } else {
             let consumer: BaseConsumer<CompassContext> = settings
                 .client_config(&[
                     ("group.id", group),
@@ -69,14 +77,24 @@ impl PartitionReader {
                 ])?
                 .create_with_context(CompassContext)?;
             let mut tpl = TopicPartitionList::new();
-            for p in parts {
-                tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+            for (topic, p) in partitions {
+                tpl.add_partition_offset(topic, *p, Offset::Beginning)?;
             }
             consumer.assign(&tpl)?;
-            consumers.push((topic.to_string(), consumer));
-        }
+            // Split after `assign` (which undoes splits) and before the first poll (records
+            // fetched before a split stay on the client's queue).
+            let consumer = Arc::new(consumer);
+            for tp in partitions {
+                let queue = consumer
+                    .split_partition_queue(&tp.0, tp.1)
+                    .ok_or_else(|| BusError::UnknownTopic(tp.0.clone()))?;
+                queues.push((tp.clone(), queue));
+            }
+            Some(consumer)
+        };
         Ok(PartitionReader {
-            consumers,
+            consumer,
+            queues,
             next: 0,
             assigned: partitions.iter().cloned().collect(),
             at_end: BTreeSet::new(),
@@ -112,18 +130,21 @@ impl PartitionReader {
     /// The next record, waiting at most `timeout`; `None` if none came.
     pub fn poll(&mut self, timeout: Duration) -> Result<Option<InboundRecord>, BusError> {
         let deadline = Instant::now() + timeout;
-        let n = self.consumers.len();
-        if n == 0 {
+        if self.consumer.is_none() {
             std::thread::sleep(timeout);
             return Ok(None);
         }
+        let n = self.queues.len();
         loop {
             for _ in 0..n {
                 let i = self.next;
-                self.next = (self.next + 1) % n;
-                if let Some(r) = self.poll_one(i)? {
+                self.next = (i + 1) % n;
+                if let Some(r) = self.poll_queue(i)? {
                     return Ok(Some(r));
                 }
+            }
+            if let Some(r) = self.serve_events()? {
+                return Ok(Some(r));
             }
             self.refresh_ends();
             let now = Instant::now();
@@ -134,22 +155,49 @@ impl PartitionReader {
         }
     }
 
-    fn poll_one(&mut self, i: usize) -> Result<Option<InboundRecord>, BusError> {
-        let (topic, consumer) = &self.consumers[i];
+    /// The next record of the `i`th partition's queue, if it holds one; its end-of-partition
+    /// events on the way are noted.
+    fn poll_queue(&mut self, i: usize) -> Result<Option<InboundRecord>, BusError> {
+        let (tp, queue) = &self.queues[i];
+        loop {
+            match queue.poll(Duration::ZERO) {
+                None => return Ok(None),
+                Some(Ok(m)) => {
+                    self.at_end.remove(tp);
+                    self.next_offset.insert(tp.clone(), m.offset() + 1);
+                    return Ok(Some(inbound_of(&m)));
+                }
+                Some(Err(KafkaError::PartitionEOF(_))) => {
+                    self.at_end.insert(tp.clone());
+                }
+                Some(Err(e)) if transient(&e) => {
+                    // The client reconnects by itself; the records wait on the broker.
+                    self.note_transient(&e);
+                    return Ok(None);
+                }
+                Some(Err(e)) => return Err(BusError::Kafka(e)),
+            }
+        }
+    }
+
+    /// Serve the client's own queue: its events (errors that concern no one partition), and
+    /// any record left on it from before the split.
+    fn serve_events(&mut self) -> Result<Option<InboundRecord>, BusError> {
+        let Some(consumer) = &self.consumer else {
+            return Ok(None);
+        };
         loop {
             match consumer.poll(Duration::ZERO) {
                 None => return Ok(None),
                 Some(Ok(m)) => {
                     let tp = (m.topic().to_string(), m.partition());
                     self.at_end.remove(&tp);
-                    self.next_offset.insert(tp.clone(), m.offset() + 1);
+                    self.next_offset.insert(tp, m.offset() + 1);
                     return Ok(Some(inbound_of(&m)));
                 }
-                Some(Err(KafkaError::PartitionEOF(p))) => {
-                    self.at_end.insert((topic.clone(), p));
-                }
+                // Names no topic: left to the watermark check (`refresh_ends`).
+                Some(Err(KafkaError::PartitionEOF(_))) => {}
                 Some(Err(e)) if transient(&e) => {
-                    // The client reconnects by itself; the records wait on the broker.
                     self.note_transient(&e);
                     return Ok(None);
                 }
@@ -182,16 +230,12 @@ impl PartitionReader {
             return;
         }
         self.last_refresh = Some(Instant::now());
-        for (topic, consumer) in &self.consumers {
-            for tp in self.assigned.iter().filter(|(t, _)| t == topic) {
-                if self.at_end.contains(tp) {
-                    continue;
-                }
-                if let Some((low, high)) = cached_watermarks(consumer, &tp.0, tp.1) {
-                    if self.next_offset.get(tp).copied().unwrap_or(low) >= high {
-                        self.at_end.insert(tp.clone());
-                    }
-                }
+        let Some(consumer) = &self.consumer else {
+            return;
+        };
+        for tp in &self.assigned {
+            if !self.at_end.contains(tp) && at_end_by_watermarks(consumer, tp, &self.next_offset) {
+                self.at_end.insert(tp.clone());
             }
         }
     }
@@ -223,35 +267,30 @@ impl PartitionReader {
     }
 
     fn commit_with(&self, next: &BTreeMap<Tp, i64>, mode: CommitMode) -> Result<(), BusError> {
-        if next.is_empty() {
+        let Some(consumer) = self.consumer.as_ref().filter(|_| !next.is_empty()) else {
             return Ok(());
+        };
+        let mut tpl = TopicPartitionList::new();
+        for ((t, p), o) in next {
+            tpl.add_partition_offset(t, *p, Offset::Offset(*o))?;
         }
-        for (topic, consumer) in &self.consumers {
-            let mut tpl = TopicPartitionList::new();
-            for ((t, p), o) in next.iter().filter(|((t, _), _)| t == topic) {
-                tpl.add_partition_offset(t, *p, Offset::Offset(*o))?;
-            }
-            if tpl.count() == 0 {
-                continue;
-            }
-            match consumer.commit(&tpl, mode) {
-                Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-                Err(e) => return Err(BusError::Kafka(e)),
-            }
+        match consumer.commit(&tpl, mode) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+            Err(e) => Err(BusError::Kafka(e)),
         }
-        Ok(())
     }
 
     /// Records not read yet per assigned partition: the high watermark the client last saw
     /// minus the position (no broker round trip; absent before the first fetch response).
     pub fn lag(&self) -> BTreeMap<Tp, i64> {
         let mut out = BTreeMap::new();
-        for (topic, consumer) in &self.consumers {
-            for tp in self.assigned.iter().filter(|(t, _)| t == topic) {
-                if let Some((low, high)) = cached_watermarks(consumer, &tp.0, tp.1) {
-                    let at = self.next_offset.get(tp).copied().unwrap_or(low);
-                    out.insert(tp.clone(), (high - at).max(0));
-                }
+        let Some(consumer) = &self.consumer else {
+            return out;
+        };
+        for tp in &self.assigned {
+            if let Some((low, high)) = cached_watermarks(consumer, &tp.0, tp.1) {
+                let at = self.next_offset.get(tp).copied().unwrap_or(low);
+                out.insert(tp.clone(), (high - at).max(0));
             }
         }
         out
@@ -303,6 +342,18 @@ pub fn transient(e: &KafkaError) -> bool {
             | C::CoordinatorLoadInProgress
             | C::Resolve
     )
+}
+
+/// Whether the position in `tp` (the offset after the last record read; the low watermark
+/// before any) has reached the high watermark the client last saw. False before the first
+/// fetch response of the partition.
+fn at_end_by_watermarks<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    tp: &Tp,
+    next_offset: &BTreeMap<Tp, i64>,
+) -> bool {
+    cached_watermarks(consumer, &tp.0, tp.1)
+        .is_some_and(|(low, high)| next_offset.get(tp).copied().unwrap_or(low) >= high)
 }
 
 /// The (low, high) watermarks the client last saw in a fetch response; `None` before the
