@@ -47,6 +47,15 @@ cpu_s() {
   awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat"
 }
 
+# Stop this run's planner (gracefully) and broker; also on exit, whatever happened.
+planner=""
+cleanup() {
+  [ -n "$planner" ] && kill -INT "$planner" 2>/dev/null && wait "$planner" || true
+  planner=""
+  [ -n "${COMPASS_BROKER_DATA:-}" ] && bash deploy/local/broker.sh stop || true
+}
+trap cleanup EXIT
+
 export COMPASS_BROKER_PORT="$PORT"
 export COMPASS__KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:$PORT"
 status=0
@@ -54,12 +63,6 @@ for run in $(seq "$RUNS"); do
   stamp="$(date +%Y%m%d-%H%M%S)-$run"
   export COMPASS_BROKER_DATA="$OUT/broker-$stamp"
   bash deploy/local/broker.sh start
-  planner=""
-  cleanup() {
-    [ -n "$planner" ] && kill -INT "$planner" 2>/dev/null && wait "$planner" || true
-    bash deploy/local/broker.sh stop || true
-  }
-  trap cleanup EXIT
   prefix="latency-$stamp."
   "$BIN" topics create --brokers "127.0.0.1:$PORT" --prefix "$prefix" \
     --catalogue "$OUT/one-partition.toml" >"$OUT/topics-$stamp.log" 2>&1
@@ -74,8 +77,6 @@ for run in $(seq "$RUNS"); do
   broker_cpu=$(cpu_s "$(cat "$COMPASS_BROKER_DATA/broker-$PORT.pid")")
   planner_cpu=$(cpu_s "$planner")
   cleanup
-  trap - EXIT
-  planner=""
   # The broker's sqlite file holds every record of the run (~100 MB); its log is kept.
   mv "$COMPASS_BROKER_DATA/broker-$PORT.log" "$OUT/broker-$stamp.log" 2>/dev/null || true
   rm -rf "$COMPASS_BROKER_DATA"

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::base_consumer::PartitionQueue;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::bus::{BusError, InboundRecord};
@@ -130,11 +130,11 @@ impl PartitionReader {
     /// The next record, waiting at most `timeout`; `None` if none came.
     pub fn poll(&mut self, timeout: Duration) -> Result<Option<InboundRecord>, BusError> {
         let deadline = Instant::now() + timeout;
-        if self.consumer.is_none() {
+        let n = self.queues.len();
+        if n == 0 {
             std::thread::sleep(timeout);
             return Ok(None);
         }
-        let n = self.queues.len();
         loop {
             for _ in 0..n {
                 let i = self.next;
@@ -163,9 +163,8 @@ impl PartitionReader {
             match queue.poll(Duration::ZERO) {
                 None => return Ok(None),
                 Some(Ok(m)) => {
-                    self.at_end.remove(tp);
-                    self.next_offset.insert(tp.clone(), m.offset() + 1);
-                    return Ok(Some(inbound_of(&m)));
+                    let r = note_read(&mut self.at_end, &mut self.next_offset, tp.clone(), &m);
+                    return Ok(Some(r));
                 }
                 Some(Err(KafkaError::PartitionEOF(_))) => {
                     self.at_end.insert(tp.clone());
@@ -191,9 +190,12 @@ impl PartitionReader {
                 None => return Ok(None),
                 Some(Ok(m)) => {
                     let tp = (m.topic().to_string(), m.partition());
-                    self.at_end.remove(&tp);
-                    self.next_offset.insert(tp, m.offset() + 1);
-                    return Ok(Some(inbound_of(&m)));
+                    return Ok(Some(note_read(
+                        &mut self.at_end,
+                        &mut self.next_offset,
+                        tp,
+                        &m,
+                    )));
                 }
                 // Names no topic: left to the watermark check (`refresh_ends`).
                 Some(Err(KafkaError::PartitionEOF(_))) => {}
@@ -342,6 +344,19 @@ pub fn transient(e: &KafkaError) -> bool {
             | C::CoordinatorLoadInProgress
             | C::Resolve
     )
+}
+
+/// A record of `tp` read: the partition is no longer at its end, and its position moves.
+/// (Takes the reader's fields, not the reader: the message borrows the queue it came from.)
+fn note_read(
+    at_end: &mut BTreeSet<Tp>,
+    next_offset: &mut BTreeMap<Tp, i64>,
+    tp: Tp,
+    m: &BorrowedMessage<'_>,
+) -> InboundRecord {
+    at_end.remove(&tp);
+    next_offset.insert(tp, m.offset() + 1);
+    inbound_of(m)
 }
 
 /// Whether the position in `tp` (the offset after the last record read; the low watermark

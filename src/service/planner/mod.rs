@@ -227,11 +227,7 @@ fn run_worker(
         // within the wait, and a batch that waited for each would hold the dataflow back
         // until 1,024 had arrived (a second at 1,000 records/s).
         for n in 0..1024 {
-            let wait = if n == 0 {
-                Duration::from_millis(2)
-            } else {
-                Duration::ZERO
-            };
+            let wait = Duration::from_millis(if n == 0 { 2 } else { 0 });
             let got = match app_reader.poll(Duration::ZERO)? {
                 Some(r) => Some(r),
                 None => reader.poll(wait)?,
