@@ -27,6 +27,9 @@ pub struct RunOptions {
     pub max_rounds: usize,
     /// Print a live progress line on stderr.
     pub progress: bool,
+    /// Bound each window from the ground truth over these DNN GPU shares
+    /// ([`RunReport::least_cost_met_usd`]).
+    pub bound_shares: Option<Vec<f64>>,
 }
 
 impl Default for RunOptions {
@@ -34,6 +37,7 @@ impl Default for RunOptions {
         RunOptions {
             max_rounds: compass_testbed::sim::ROUNDS_PER_WINDOW,
             progress: false,
+            bound_shares: None,
         }
     }
 }
@@ -46,6 +50,11 @@ pub struct Window {
     pub met: usize,
     pub goodput: f64,
     pub cost_usd: f64,
+    /// The part of `cost_usd` spent on queries that missed some SLO.
+    pub cost_missed_usd: f64,
+    /// The least cost at which the queries that met every SLO could have met them
+    /// (ground truth, idle machines), when the run was bounded.
+    pub least_cost_met_usd: Option<f64>,
     pub churn: usize,
     pub rounds: usize,
     pub planning_ms: f64,
@@ -63,6 +72,10 @@ pub struct RunReport {
     /// Σ met / Σ live over windows.
     pub slo_attainment: f64,
     pub cost_usd: f64,
+    /// The part of `cost_usd` spent on queries that missed some SLO.
+    pub cost_missed_usd: f64,
+    /// Σ over windows of [`Window::least_cost_met_usd`], when the run was bounded.
+    pub least_cost_met_usd: Option<f64>,
     /// Arrival → first assigned record, wall clock, for the arrivals assigned in the window
     /// that brought them.
     pub latency_ms: Vec<f64>,
@@ -97,6 +110,8 @@ impl Window {
             met: r.met,
             goodput: r.weighted_goodput,
             cost_usd: r.cost_usd,
+            cost_missed_usd: r.cost_missed_usd,
+            least_cost_met_usd: r.least_cost_met_usd,
             churn: r.churn,
             rounds,
             planning_ms,
@@ -181,6 +196,9 @@ pub fn run_recorded(
     record: bool,
 ) -> anyhow::Result<Recorded> {
     let mut sim = Simulation::new(scenario).context("building the simulated world")?;
+    if let Some(shares) = &opts.bound_shares {
+        sim.bound_with(shares);
+    }
     let mut settings = settings;
     settings.hardware_speed = sim.hardware_speed();
     let used = settings.clone();
@@ -331,6 +349,8 @@ pub fn report_of(
         goodput: windows.iter().map(|w| w.goodput).sum(),
         slo_attainment: met as f64 / live.max(1) as f64,
         cost_usd: windows.iter().map(|w| w.cost_usd).sum(),
+        cost_missed_usd: windows.iter().map(|w| w.cost_missed_usd).sum(),
+        least_cost_met_usd: windows.iter().map(|w| w.least_cost_met_usd).sum(),
         churn: windows.iter().map(|w| w.churn).sum(),
         windows,
         latency_ms,

@@ -105,3 +105,37 @@ fn a_profiling_pool_makes_searches_take_time() {
     let instant = go(small(3), Settings::default());
     assert!(instant.plan_wait_s.contains(&0.0));
 }
+
+/// A bounded run: the spend on misses is part of the spend, the met queries' least cost is
+/// reported for every window, and the planner does not beat the ground truth's least cost by
+/// more than noise allows (a met query's plan costs at least its least feasible cost, unless
+/// the workers' per-input noise let a cheaper, nominally infeasible plan through).
+#[test]
+fn a_bounded_run_accounts_its_spend_against_the_least_cost() {
+    let r = run(
+        small(3),
+        Settings::default().cost_mode(),
+        RunOptions {
+            bound_shares: Some(vec![0.25, 1.0]),
+            ..RunOptions::default()
+        },
+    )
+    .expect("run");
+    assert!(r.cost_usd > 0.0);
+    assert!((0.0..=r.cost_usd + 1e-12).contains(&r.cost_missed_usd));
+    assert!(r.windows.iter().all(|w| w.least_cost_met_usd.is_some()));
+    let least = r.least_cost_met_usd.expect("bounded");
+    let spent_on_met = r.cost_usd - r.cost_missed_usd;
+    assert!(least > 0.0, "the met queries cost something at least");
+    assert!(
+        least <= spent_on_met * 1.05,
+        "least {least} above the spend on met queries {spent_on_met}"
+    );
+    let unbounded = go(small(3), Settings::default().cost_mode());
+    assert_eq!(unbounded.least_cost_met_usd, None);
+    assert_eq!(
+        unbounded.goodput.to_bits(),
+        r.goodput.to_bits(),
+        "bounding changes nothing"
+    );
+}

@@ -12,6 +12,7 @@ use compass_planners::online::expand::Algorithm;
 use compass_planners::online::objective::Objective;
 use compass_planners::online::rounds::Rounds;
 use compass_schemas::Tier;
+use compass_testbed::bound::Bound;
 use compass_testbed::sim::Scenario;
 use serde::Serialize;
 
@@ -50,6 +51,15 @@ pub struct Args {
     /// Default: every request answered at once.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub profile_gpus: Option<u64>,
+    /// GPU shares a DNN operator may hold, for every planner (default: 0.25 and 1, the
+    /// planners' setting).
+    #[arg(long, value_name = "SHARES", value_delimiter = ',')]
+    pub shares: Option<Vec<f64>>,
+    /// Also bound the scenario from the ground truth (`compass_testbed::bound`): per live
+    /// query and window, whether some plan truly meets all its SLOs alone on idle machines,
+    /// and the least cost of such a plan, over DNN GPU shares from this list.
+    #[arg(long, value_name = "SHARES", value_delimiter = ',', num_args = 0.., default_missing_value = "0.25,1")]
+    pub bound: Option<Vec<f64>>,
 }
 
 /// Percentiles of a sample; `null` in JSON (and `–` in the table) when it is empty.
@@ -81,6 +91,8 @@ struct PlannerResult {
     goodput: f64,
     slo_attainment: f64,
     cost_usd: f64,
+    /// The part of `cost_usd` spent on queries that missed some SLO.
+    cost_missed_usd: f64,
     planning_latency_ms: Latency,
     /// Arrival → first plan in simulated seconds (non-zero when profiling takes time).
     time_to_plan_s: Latency,
@@ -90,6 +102,14 @@ struct PlannerResult {
     profile_gpu_seconds: f64,
     churn: usize,
     wall_s: f64,
+    /// With `--bound`: the least cost at which any planner realizes this goodput, by the
+    /// ground truth with no capacity limit (`Bound::least_cost_for`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    least_cost_usd: Option<f64>,
+    /// With `--bound`: the least cost at which the very queries this planner served within
+    /// their SLOs could have been served, window by window (ground truth, idle machines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    least_cost_met_usd: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -100,6 +120,22 @@ struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     profile_gpus: Option<u64>,
     planners: BTreeMap<String, PlannerResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bound: Option<BoundResult>,
+}
+
+/// The ground-truth bound of the scenario (`--bound`).
+#[derive(Serialize)]
+struct BoundResult {
+    /// DNN GPU shares the bound's plans may hold.
+    shares: Vec<f64>,
+    /// Σ over windows of the weights of queries some plan can serve within every SLO.
+    goodput: f64,
+    /// Σ over windows of live queries.
+    query_windows: u64,
+    /// The least cost of serving those, USD.
+    cost_usd: f64,
+    wall_s: f64,
 }
 
 /// The planner settings a name stands for.
@@ -186,7 +222,36 @@ fn setup(args: &Args, name: &str) -> anyhow::Result<(Scenario, Settings)> {
     scenario.profile_gpus = args.profile_gpus.map(|n| n as usize);
     let mut settings = settings_for(name, &args.scenario)?;
     settings.partitions = args.partitions.max(1);
+    if let Some(shares) = &args.shares {
+        settings.search.shares = shares.clone();
+    }
     Ok((scenario, settings))
+}
+
+fn check_shares(flag: &str, shares: &[f64]) -> anyhow::Result<()> {
+    if shares.is_empty() || shares.iter().any(|s| !(*s > 0.0 && *s <= 1.0)) {
+        bail!("{flag}: every GPU share must lie in (0, 1], got {shares:?}");
+    }
+    Ok(())
+}
+
+/// `--bound`: walk the scenario's trace and bound each window from the ground truth.
+fn run_bound(args: &Args, shares: &[f64]) -> anyhow::Result<(Bound, BoundResult)> {
+    let (scenario, _) = setup(args, "compass")?;
+    eprintln!("bound:");
+    let t0 = std::time::Instant::now();
+    let b = compass_testbed::bound::bound(scenario, shares, |w, n| {
+        eprint!("\r\x1b[2Kwindow {w}/{n}");
+    })?;
+    eprintln!();
+    let r = BoundResult {
+        shares: shares.to_vec(),
+        goodput: b.goodput,
+        query_windows: b.query_windows,
+        cost_usd: b.cost_usd,
+        wall_s: t0.elapsed().as_secs_f64(),
+    };
+    Ok((b, r))
 }
 
 /// `--throughput N`: for each named planner (default compass), record its run, then replay
@@ -254,6 +319,12 @@ fn throughput(args: &Args, workers: usize) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(shares) = &args.bound {
+        check_shares("--bound", shares)?;
+    }
+    if let Some(shares) = &args.shares {
+        check_shares("--shares", shares)?;
+    }
     if let Some(w) = args.throughput {
         return throughput(&args, w);
     }
@@ -271,6 +342,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             settings,
             RunOptions {
                 progress: true,
+                bound_shares: args.bound.clone(),
                 ..RunOptions::default()
             },
         )?;
@@ -279,6 +351,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ilp = Some(compass_planners::online::expand::ilp_counts());
         }
     }
+    let (bound, bound_result) = match &args.bound {
+        Some(shares) => {
+            let (b, r) = run_bound(&args, shares)?;
+            (Some(b), Some(r))
+        }
+        None => (None, None),
+    };
+    // Per planner: the least cost any planner pays for its goodput (`--bound`).
+    let least = |goodput: f64| bound.as_ref().and_then(|b| b.least_cost_for(goodput));
     if let Some(c) = ilp {
         eprintln!(
             "ilp: {} partition-epochs solved by CBC, {} of them not proven optimal in the time limit; {} matched by the fast matcher after a solver failure",
@@ -298,6 +379,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         goodput: r.goodput,
                         slo_attainment: r.slo_attainment,
                         cost_usd: r.cost_usd,
+                        cost_missed_usd: r.cost_missed_usd,
                         planning_latency_ms: Latency::of(&r.latency_ms),
                         time_to_plan_s: Latency::of(&r.plan_wait_s),
                         never_planned: r.never_planned,
@@ -305,23 +387,42 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         profile_gpu_seconds: r.profile_gpu_seconds,
                         churn: r.churn,
                         wall_s: r.wall_s,
+                        least_cost_usd: least(r.goodput),
+                        least_cost_met_usd: r.least_cost_met_usd,
                     },
                 )
             })
             .collect(),
+        bound: bound_result,
     };
     std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("writing {}", args.json.display()))?;
+    let with_bound = report.bound.is_some();
+    let (head, rule) = if with_bound {
+        (
+            " least cost of its met queries USD | least cost of this goodput USD |",
+            "---|---|",
+        )
+    } else {
+        ("", "")
+    };
     let mut md = format!(
-        "| planner ({}, seed {}) | goodput | SLO attainment | cost USD | latency p50/p99 ms | time to plan p50/p99 s | never planned | profiles | GPU-s | churn | wall s |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| planner ({}, seed {}) | goodput | SLO attainment | cost USD | of it on misses | latency p50/p99 ms | time to plan p50/p99 s | never planned | profiles | GPU-s | churn | wall s |{head}\n|---|---|---|---|---|---|---|---|---|---|---|---|{rule}\n",
         args.scenario, args.seed
     );
     for (n, r) in &results {
+        let cell = |x: Option<f64>| x.map_or(" – |".to_string(), |c| format!(" {c:.2} |"));
+        let least_cell = if with_bound {
+            cell(r.least_cost_met_usd) + &cell(least(r.goodput))
+        } else {
+            String::new()
+        };
         md.push_str(&format!(
-            "| {n} | {:.1} | {:.1}% | {:.2} | {} | {} | {} | {} | {:.0} | {} | {:.1} |\n",
+            "| {n} | {:.1} | {:.1}% | {:.2} | {:.2} | {} | {} | {} | {} | {:.0} | {} | {:.1} |{least_cell}\n",
             r.goodput,
             100.0 * r.slo_attainment,
             r.cost_usd,
+            r.cost_missed_usd,
             Latency::of(&r.latency_ms).cell(),
             Latency::of(&r.plan_wait_s).cell(),
             r.never_planned,
@@ -329,6 +430,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             r.profile_gpu_seconds,
             r.churn,
             r.wall_s
+        ));
+    }
+    if let Some(b) = &report.bound {
+        md.push_str(&format!(
+            "| bound (ground truth, no capacity limit, shares {:?}) | {:.1} | {:.1}% | {:.2} | 0.00 | – | – | – | – | – | – | {:.1} | {:.2} | {:.2} |\n",
+            b.shares,
+            b.goodput,
+            100.0 * b.goodput / (b.query_windows.max(1) as f64),
+            b.cost_usd,
+            b.wall_s,
+            b.cost_usd,
+            b.cost_usd
         ));
     }
     print!("{md}");

@@ -26,8 +26,15 @@ pub struct WindowReport {
     pub cost_attainment: f64,
     /// Realized cost of the window, USD.
     pub cost_usd: f64,
+    /// The part of `cost_usd` spent on queries that missed some SLO.
+    pub cost_missed_usd: f64,
     /// Live queries whose plan changed since the previous window (a first plan is not churn).
     pub churn: usize,
+    /// The queries that met every SLO.
+    pub met_ids: Vec<String>,
+    /// With a ground-truth bound ([`crate::sim::Simulation::bound_with`]): the least cost at
+    /// which the queries that met every SLO could have met them alone on idle machines, USD.
+    pub least_cost_met_usd: Option<f64>,
 }
 
 #[derive(Debug, Default)]
@@ -62,7 +69,10 @@ impl Accountant {
             accuracy_attainment: 0.0,
             cost_attainment: 0.0,
             cost_usd: 0.0,
+            cost_missed_usd: 0.0,
             churn: 0,
+            met_ids: Vec::new(),
+            least_cost_met_usd: None,
         };
         let (mut lat, mut acc, mut cost) = (0usize, 0usize, 0usize);
         let mut next = HashMap::with_capacity(live.len());
@@ -88,11 +98,15 @@ impl Accountant {
             lat += usize::from(l);
             acc += usize::from(a);
             cost += usize::from(c);
+            let spent = m.cost_usd_per_hour * window_s / 3600.0;
             if l && a && c {
                 r.met += 1;
                 r.weighted_goodput += q.weight;
+                r.met_ids.push(q.id.clone());
+            } else {
+                r.cost_missed_usd += spent;
             }
-            r.cost_usd += m.cost_usd_per_hour * window_s / 3600.0;
+            r.cost_usd += spent;
         }
         let n = live.len().max(1) as f64;
         r.latency_attainment = lat as f64 / n;

@@ -7,6 +7,7 @@
 //! `compass-planners`' domain model, but never the planner's predictions as ground truth.
 //! Everything random is drawn from a seeded ChaCha stream: the same seed gives the same world.
 
+pub mod bound;
 pub mod catalog;
 pub mod fleet;
 pub mod goodput;

@@ -15,6 +15,7 @@ use compass_schemas::{
     QueryEvent,
 };
 
+use crate::bound;
 use crate::catalog::{self, CatalogError};
 use crate::fleet::{self, FleetError, FleetSpec, Tables};
 use crate::goodput::{Accountant, WindowReport};
@@ -188,6 +189,8 @@ pub struct Simulation {
     pub plan_wait_s: Vec<f64>,
     /// Queries that departed before any plan was assigned to them.
     departed_unplanned: u64,
+    /// The ground-truth bound of each window's met queries, when asked for.
+    bound: Option<bound::Cache>,
 }
 
 /// Planner rounds per window at most (the embedded run's and the simulated workers' limit);
@@ -234,7 +237,15 @@ impl Simulation {
             unplanned_since: HashMap::new(),
             plan_wait_s: Vec::new(),
             departed_unplanned: 0,
+            bound: None,
         })
+    }
+
+    /// Also bound each window: the least cost at which the queries that met every SLO could
+    /// have met them alone on idle machines, over DNN GPU `shares`
+    /// ([`WindowReport::least_cost_met_usd`]).
+    pub fn bound_with(&mut self, shares: &[f64]) {
+        self.bound = Some(bound::Cache::new(shares));
     }
 
     /// Speed of every hardware class, for the planner's settings.
@@ -389,6 +400,17 @@ impl Simulation {
     }
 
     /// The ids of the queries live now.
+    /// The live queries, by id.
+    pub fn live_queries(&self) -> impl Iterator<Item = &Query> {
+        self.live.values()
+    }
+
+    /// Changes whenever the world's truth or devices change (telemetry or accuracy drift
+    /// applied), so that a cache of what the truth says knows when to forget.
+    pub fn world_version(&self) -> (usize, usize) {
+        (self.next_telemetry, self.next_drift)
+    }
+
     pub fn live_ids(&self) -> Vec<String> {
         self.live.keys().cloned().collect()
     }
@@ -419,9 +441,19 @@ impl Simulation {
         }
         let realized = self.world.realize(&deployed, self.scenario.window_s);
         let live: Vec<Query> = self.live.values().cloned().collect();
-        let report = self
-            .accountant
-            .account(w, self.scenario.window_s, &live, &plans, &realized);
+        let mut report =
+            self.accountant
+                .account(w, self.scenario.window_s, &live, &plans, &realized);
+        if let Some(cache) = &mut self.bound {
+            let version = (self.next_telemetry, self.next_drift);
+            let least = report
+                .met_ids
+                .iter()
+                .filter_map(|id| self.live.get(id))
+                .filter_map(|q| cache.least(&self.world, version, q))
+                .sum::<f64>();
+            report.least_cost_met_usd = Some(least * self.scenario.window_s / 3600.0);
+        }
         self.reports.push(report.clone());
         report
     }
