@@ -100,6 +100,11 @@ pub struct PlannerConfig {
     /// Tell each cluster's search its configurations' accuracy standard errors (known noise
     /// for the accuracy surrogate).
     pub known_noise: bool,
+    /// GPU shares a DNN operator may hold, each in (0, 1]; every share multiplies the plans
+    /// a search weighs. A finer grid packs more queries onto contended GPUs and serves at
+    /// lower cost, but picks plans closer to their latency SLO and matches more slowly
+    /// (BENCHMARKS.md, seventeenth session).
+    pub gpu_shares: Vec<f64>,
     /// Stop once every input partition has been read to its end and every epoch is closed
     /// (batch replays and tests); a service leaves this off.
     pub exit_when_caught_up: bool,
@@ -127,6 +132,7 @@ impl Default for PlannerConfig {
             profile_batch: 1,
             profile_rounds: 1,
             known_noise: false,
+            gpu_shares: compass_planners::online::search::OnlineSettings::default().shares,
             exit_when_caught_up: false,
             hardware_speed: BTreeMap::new(),
         }
@@ -283,6 +289,12 @@ impl Config {
                 compass_connectors::codec::MAX_DECODE_ALLOCATION
             )));
         }
+        if p.gpu_shares.is_empty() || p.gpu_shares.iter().any(|s| !(*s > 0.0 && *s <= 1.0)) {
+            return Err(ConfigError::Invalid(format!(
+                "planner.gpu_shares = {:?}: give at least one share, each in (0, 1]",
+                p.gpu_shares
+            )));
+        }
         if p.profile_inputs <= 0 {
             return bad("planner.profile_inputs must be positive");
         }
@@ -434,5 +446,26 @@ mod tests {
         let e =
             Config::load(None, vec![("COMPASS__PLANNER".into(), "1".into())]).expect_err("no key");
         assert!(e.to_string().contains("COMPASS__SECTION__KEY"), "{e}");
+        for bad in ["[]", "[0.0, 1.0]", "[0.5, 1.5]"] {
+            let e = Config::load(
+                None,
+                vec![("COMPASS__PLANNER__GPU_SHARES".into(), bad.into())],
+            )
+            .expect_err(bad);
+            assert!(e.to_string().contains("gpu_shares"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_share_grid_is_a_list_in_the_file_and_the_environment() {
+        let f = write("[planner]\ngpu_shares = [0.5, 1.0]\n");
+        let c = Config::load(Some(&f.0), vec![]).expect("valid");
+        assert_eq!(c.planner.gpu_shares, vec![0.5, 1.0]);
+        let env = vec![(
+            "COMPASS__PLANNER__GPU_SHARES".to_string(),
+            "[0.125, 0.25, 0.5, 1.0]".to_string(),
+        )];
+        let c = Config::load(Some(&f.0), env).expect("valid");
+        assert_eq!(c.planner.gpu_shares, vec![0.125, 0.25, 0.5, 1.0]);
     }
 }

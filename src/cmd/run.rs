@@ -100,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     settings.search.profile_batch = p.profile_batch;
     settings.search.profile_inputs = p.profile_inputs;
     settings.search.known_noise = p.known_noise;
+    settings.search.shares = p.gpu_shares.clone();
     settings = settings.with_rounds(p.profile_rounds);
     if p.cost_mode {
         settings = settings.cost_mode();
