@@ -45,6 +45,10 @@ fn with_env(c: &mut Command, prefix: &str) {
 #[test]
 fn simulated_workers_through_kafka_match_the_embedded_run() {
     let prefix = create_uncompacted_topics("e2e");
+    let started_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
 
     let mut run = compass();
     with_env(&mut run, &prefix);
@@ -136,6 +140,25 @@ fn simulated_workers_through_kafka_match_the_embedded_run() {
     // must equal the live run's unless the live run had late records.
     let live_outputs = topics::outputs(&prefix);
     assert!(!live_outputs.is_empty());
+    // Every decision record says when the planner built it, by its wall clock (its own
+    // timestamp is its epoch's event time).
+    let built: Vec<Option<i64>> = topics::read_all(&[format!("{prefix}assignments")])
+        .iter()
+        .map(|r| {
+            let b = r.header("compass.built_at_ms")?;
+            std::str::from_utf8(b).ok()?.parse().ok()
+        })
+        .collect();
+    assert!(!built.is_empty());
+    assert!(
+        built.iter().all(|b| b.is_some_and(|b| b >= started_ms)),
+        "assignment records without a built-at time from this run: {:?}",
+        built
+            .iter()
+            .filter(|b| !b.is_some_and(|b| b >= started_ms))
+            .take(5)
+            .collect::<Vec<_>>()
+    );
     let differ = |a: &BTreeMap<_, _>, b: &BTreeMap<_, _>| -> usize {
         a.iter().filter(|(k, v)| b.get(*k) != Some(*v)).count()
             + b.keys().filter(|k| !a.contains_key(*k)).count()

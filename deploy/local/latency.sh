@@ -86,6 +86,11 @@ r = json.load(open(sys.argv[1]))
 s = r["steady_ms"]
 print(f"  p50 {s['p50']:.1f} ms  p99 {s['p99']:.1f} ms  (n {s['n']})  decided {r['decided']} of "
       f"{r['arrivals']}  broker CPU {sys.argv[2]} s  planner CPU {sys.argv[3]} s  wall {r['wall_s']:.0f} s")
+a, b = r["steady_to_decision_ms"], r["steady_back_ms"]
+tail = r.get("steady_tail_split_ms")
+print(f"  arrival -> decision p50 {a['p50']:.1f} / p99 {a['p99']:.1f} ms, decision -> read back "
+      f"p50 {b['p50']:.1f} / p99 {b['p99']:.1f} ms" +
+      (f"; slowest 1%: {tail[0]:.0f} + {tail[1]:.0f} ms" if tail else ""))
 sys.exit(0 if r["undecided"] == 0 and r["decided"] == r["arrivals"] else 1)
 PY
 done

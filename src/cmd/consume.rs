@@ -90,12 +90,24 @@ fn consume<T: Record>(args: &Args) -> anyhow::Result<ExitCode> {
             };
             let Some(record) = next.context("reading from the broker failed")? else { break };
             let key = record.key.as_deref().map(String::from_utf8_lossy);
-            let line = match record.payload.as_deref().map(|b| codec.decode::<T>(b)) {
+            let mut line = match record.payload.as_deref().map(|b| codec.decode::<T>(b)) {
                 None => json!({"partition": record.partition, "offset": record.offset, "key": key, "tombstone": true}),
                 Some(Ok(v)) => json!({"partition": record.partition, "offset": record.offset, "key": key, "value": v}),
                 Some(Err(e)) => json!({"partition": record.partition, "offset": record.offset, "key": key,
                                        "error": e.reason(), "detail": e.to_string()}),
             };
+            if !record.headers.is_empty() {
+                // Header values as text (lossy): compass's own headers are decimal or names.
+                let headers: serde_json::Map<String, serde_json::Value> = record
+                    .headers
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = v.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
+                        (k.clone(), json!(v))
+                    })
+                    .collect();
+                line["headers"] = serde_json::Value::Object(headers);
+            }
             writeln!(stdout, "{line}").and_then(|()| stdout.flush()).context("writing to stdout failed")?;
             source.mark_processed(&record)?;
             count += 1;

@@ -94,6 +94,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         r.peak_rss_mb.map_or("-".into(), |m| format!("{m:.0} MB")),
         r.wall_s
     );
+    println!(
+        "steady split: arrival -> decision p50 {:.0} ms p99 {:.0} ms; decision -> read back p50 {:.0} ms p99 {:.0} ms; slowest 1%: {}",
+        r.steady_to_decision_ms.p50,
+        r.steady_to_decision_ms.p99,
+        r.steady_back_ms.p50,
+        r.steady_back_ms.p99,
+        r.steady_tail_split_ms.map_or("-".into(), |(a, b)| format!(
+            "{a:.0} ms to the decision + {b:.0} ms back"
+        ))
+    );
     if let Some(path) = &args.report {
         std::fs::write(path, serde_json::to_vec_pretty(&r)?)
             .with_context(|| format!("cannot write {}", path.display()))?;

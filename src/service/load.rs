@@ -8,6 +8,13 @@
 //! (assigned or rejected) read back. Profile requests go unanswered, so searches run on what
 //! the profiles topic already holds.
 //!
+//! Each steady-phase latency is also split at the decision record's `compass.built_at_ms`
+//! header (the planner's wall clock when it built the record; the record's own timestamp and
+//! `decided_at_ms` are its epoch's event time): arrival → decision (the broker's way in, the
+//! epoch, planning) and decision → read back (the planner's background produce, the broker,
+//! this reader's fetch). Between processes on one machine the split is as exact as the shared
+//! clock (1 ms); across machines it also holds their clock offset.
+//!
 //! Delivery: fire and forget (records are enqueued to the producer; failures to enqueue are
 //! counted, delivery failures are not seen); the assignments reader starts at the beginning
 //! and expects fresh topics.
@@ -21,7 +28,7 @@ use compass_schemas::{Assignment, QueryEvent, QueryEventKind, QuerySpec};
 use compass_testbed::sim::{Scenario, Simulation};
 use serde::Serialize;
 
-use super::{now_ms, ServiceError, Topics};
+use super::{now_ms, ServiceError, Topics, HEADER_BUILT_AT};
 
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -50,6 +57,13 @@ pub struct LoadReport {
     pub undecided: u64,
     /// Arrival → first decision, over arrivals of the steady phase (outside the burst).
     pub steady_ms: Percentiles,
+    /// The steady-phase latency's part from the arrival to the planner's decision record.
+    pub steady_to_decision_ms: Percentiles,
+    /// Its part from the decision record to reading it back.
+    pub steady_back_ms: Percentiles,
+    /// Over the slowest 1% of steady-phase arrivals: mean (arrival → decision, decision →
+    /// read back), ms: which side the tail sits on.
+    pub steady_tail_split_ms: Option<(f64, f64)>,
     /// The same, over arrivals during the burst.
     pub burst_ms: Percentiles,
     /// From the end of the burst until every arrival before it had its decision.
@@ -151,9 +165,12 @@ pub fn run_load(opts: &LoadOptions) -> Result<LoadReport, ServiceError> {
     let mut reader = PartitionReader::new(&opts.kafka, "compass-load", &parts)?;
 
     let mut report = LoadReport::default();
-    let mut pending: HashMap<String, (Instant, Phase)> = HashMap::new();
+    // Per waiting arrival: when it was sent, its phase, its event time (the wall clock, ms).
+    let mut pending: HashMap<String, (Instant, Phase, i64)> = HashMap::new();
     let mut live: VecDeque<String> = VecDeque::new();
     let (mut steady, mut burst) = (Vec::new(), Vec::new());
+    // Steady arrivals' (total, arrival → decision, decision → read back), ms.
+    let mut split: Vec<(f64, f64, f64)> = Vec::new();
     let mut second = (0u64, 0u64, Vec::new());
     let mut next_id = 0u64;
     let mut steady_from: Option<Instant> = None;
@@ -192,7 +209,7 @@ pub fn run_load(opts: &LoadOptions) -> Result<LoadReport, ServiceError> {
                     u64::from(send(&sink, &codec, &t.queries, &id, &ev).is_err());
                 report.arrivals += 1;
                 second.0 += 1;
-                pending.insert(id.clone(), (Instant::now(), phase));
+                pending.insert(id.clone(), (Instant::now(), phase, ev.event_time_ms));
                 live.push_back(id);
                 if live.len() > opts.live {
                     if let Some(old) = live.pop_front() {
@@ -227,20 +244,29 @@ pub fn run_load(opts: &LoadOptions) -> Result<LoadReport, ServiceError> {
             let Ok(a) = codec.decode::<Assignment>(bytes) else {
                 continue;
             };
-            if let Some((t0, ph)) = pending.remove(&a.query_id) {
+            if let Some((t0, ph, sent_ms)) = pending.remove(&a.query_id) {
                 let ms = t0.elapsed().as_secs_f64() * 1e3;
                 report.decided += 1;
                 second.1 += 1;
                 second.2.push(ms);
                 match ph {
-                    Phase::Steady => steady.push(ms),
+                    Phase::Steady => {
+                        steady.push(ms);
+                        let built = r
+                            .header(HEADER_BUILT_AT)
+                            .and_then(|b| std::str::from_utf8(b).ok()?.parse::<i64>().ok());
+                        if let Some(built) = built {
+                            let (to, back) = (built - sent_ms, now_ms() - built);
+                            split.push((ms, to as f64, back as f64));
+                        }
+                    }
                     Phase::Burst => burst.push(ms),
                     Phase::Warmup => {}
                 }
             }
         }
         if let (Some(end), None) = (burst_end, report.recovery_s) {
-            if !pending.values().any(|(t0, _)| *t0 < end) {
+            if !pending.values().any(|(t0, _, _)| *t0 < end) {
                 report.recovery_s = Some(end.elapsed().as_secs_f64());
             }
         }
@@ -278,10 +304,26 @@ pub fn run_load(opts: &LoadOptions) -> Result<LoadReport, ServiceError> {
     sink.flush()?;
     report.undecided = pending.len() as u64;
     report.steady_ms = Percentiles::of(steady);
+    report.steady_to_decision_ms = Percentiles::of(split.iter().map(|x| x.1).collect());
+    report.steady_back_ms = Percentiles::of(split.iter().map(|x| x.2).collect());
+    report.steady_tail_split_ms = tail_split(split);
     report.burst_ms = Percentiles::of(burst);
     report.peak_rss_mb = opts.planner_pid.map(|_| peak);
     report.wall_s = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Mean (arrival → decision, decision → read back) over the slowest 1% of arrivals (at least
+/// one); `None` without arrivals.
+fn tail_split(mut split: Vec<(f64, f64, f64)>) -> Option<(f64, f64)> {
+    if split.is_empty() {
+        return None;
+    }
+    split.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let n = split.len().div_ceil(100);
+    let tail = &split[..n];
+    let mean = |f: fn(&(f64, f64, f64)) -> f64| tail.iter().map(f).sum::<f64>() / n as f64;
+    Some((mean(|x| x.1), mean(|x| x.2)))
 }
 
 /// Enqueue one query event without waiting for its delivery.
@@ -294,4 +336,26 @@ fn send(
 ) -> Result<(), ServiceError> {
     let record = OutboundRecord::new(topic, key, codec.encode(topic, ev)?).at(now_ms());
     Ok(sink.send_and_forget(&record)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tail is the slowest 1% by total latency (at least one arrival), and its split is
+    /// the mean of each part over it.
+    #[test]
+    fn the_tail_split_averages_the_slowest_percent() {
+        assert_eq!(tail_split(Vec::new()), None);
+        let mut v: Vec<(f64, f64, f64)> = (0..199)
+            .map(|i| (10.0 + f64::from(i) * 0.01, 8.0, 2.0))
+            .collect();
+        v.push((900.0, 880.0, 20.0));
+        v.push((500.0, 100.0, 400.0));
+        // 201 arrivals: the slowest three.
+        let (a, b) = tail_split(v).expect("arrivals");
+        assert!((a - (880.0 + 100.0 + 8.0) / 3.0).abs() < 1e-9, "{a}");
+        assert!((b - (20.0 + 400.0 + 2.0) / 3.0).abs() < 1e-9, "{b}");
+        assert_eq!(tail_split(vec![(5.0, 4.0, 1.0)]), Some((4.0, 1.0)));
+    }
 }

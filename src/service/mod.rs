@@ -66,6 +66,12 @@ impl Topics {
 /// Header carrying a record's decision epoch (decimal), for consumers that do not decode.
 pub const HEADER_EPOCH: &str = "compass.epoch";
 
+/// Header carrying the planner's wall clock (ms since the Unix epoch, decimal) when it built
+/// the record. Records are stamped with their epoch's event time, so that the same inputs give
+/// the same records; this header is what tells when a decision was actually made (latency
+/// breakdowns, `compass load`). It differs between a run and its replay.
+pub const HEADER_BUILT_AT: &str = "compass.built_at_ms";
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 use super::publisher::{Batch, Publisher};
 use super::{ServeOptions, ServeReport};
 use crate::service::metrics::{PartitionLabels, WorkerLabels};
-use crate::service::{now_ms, progress, ServiceError, HEADER_EPOCH};
+use crate::service::{now_ms, progress, ServiceError, HEADER_BUILT_AT, HEADER_EPOCH};
 
 pub(super) struct Worker<'a> {
     pub(super) opts: &'a ServeOptions,
@@ -146,6 +146,7 @@ impl Worker<'_> {
         let epoch_ms = self.opts.epoch_ms as i64;
         let mut first_assigned = Vec::new();
         let mut held_back = 0u64;
+        let built_at = now_ms().to_string();
         for c in &changes {
             let epoch = match c {
                 compass_dataflow::Change::Decided { epoch, .. }
@@ -188,7 +189,11 @@ impl Worker<'_> {
                     )
                 }
             };
-            out.push(rec.with_header(HEADER_EPOCH, epoch.to_string()).at(at));
+            out.push(
+                rec.with_header(HEADER_EPOCH, epoch.to_string())
+                    .with_header(HEADER_BUILT_AT, built_at.as_str())
+                    .at(at),
+            );
         }
         if held_back > 0 {
             debug!(
