@@ -2,7 +2,8 @@
 //! markdown table and PNG plots. Goodput is realized by the simulated workers, never
 //! predicted.
 
-use std::collections::BTreeMap;
+mod report;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,10 +15,9 @@ use compass_planners::online::rounds::Rounds;
 use compass_schemas::Tier;
 use compass_testbed::bound::Bound;
 use compass_testbed::sim::Scenario;
-use serde::Serialize;
 
-use compass::embedded::{self, percentile, RunOptions, RunReport};
-use compass::plot::{line_chart, Series};
+use compass::embedded::{self, RunOptions, RunReport};
+use report::BoundResult;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -60,82 +60,6 @@ pub struct Args {
     /// and the least cost of such a plan, over DNN GPU shares from this list.
     #[arg(long, value_name = "SHARES", value_delimiter = ',', num_args = 0.., default_missing_value = "0.25,1")]
     pub bound: Option<Vec<f64>>,
-}
-
-/// Percentiles of a sample; `null` in JSON (and `–` in the table) when it is empty.
-#[derive(Serialize)]
-struct Latency {
-    p50: Option<f64>,
-    p99: Option<f64>,
-}
-
-impl Latency {
-    fn of(xs: &[f64]) -> Self {
-        let p = |q: f64| (!xs.is_empty()).then(|| percentile(xs, q));
-        Latency {
-            p50: p(50.0),
-            p99: p(99.0),
-        }
-    }
-
-    fn cell(&self) -> String {
-        match (self.p50, self.p99) {
-            (Some(a), Some(b)) => format!("{a:.1} / {b:.1}"),
-            _ => "–".into(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct PlannerResult {
-    goodput: f64,
-    slo_attainment: f64,
-    cost_usd: f64,
-    /// The part of `cost_usd` spent on queries that missed some SLO.
-    cost_missed_usd: f64,
-    planning_latency_ms: Latency,
-    /// Arrival → first plan in simulated seconds (non-zero when profiling takes time).
-    time_to_plan_s: Latency,
-    /// Queries never assigned a plan.
-    never_planned: u64,
-    profiles: u64,
-    profile_gpu_seconds: f64,
-    churn: usize,
-    wall_s: f64,
-    /// With `--bound`: the least cost at which any planner realizes this goodput, by the
-    /// ground truth with no capacity limit (`Bound::least_cost_for`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    least_cost_usd: Option<f64>,
-    /// With `--bound`: the least cost at which the very queries this planner served within
-    /// their SLOs could have been served, window by window (ground truth, idle machines).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    least_cost_met_usd: Option<f64>,
-}
-
-#[derive(Serialize)]
-struct Report {
-    scenario: String,
-    seed: u64,
-    /// Simulated profiling GPUs; absent: profiles answered at once.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    profile_gpus: Option<u64>,
-    planners: BTreeMap<String, PlannerResult>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bound: Option<BoundResult>,
-}
-
-/// The ground-truth bound of the scenario (`--bound`).
-#[derive(Serialize)]
-struct BoundResult {
-    /// DNN GPU shares the bound's plans may hold.
-    shares: Vec<f64>,
-    /// Σ over windows of the weights of queries some plan can serve within every SLO.
-    goodput: f64,
-    /// Σ over windows of live queries.
-    query_windows: u64,
-    /// The least cost of serving those, USD.
-    cost_usd: f64,
-    wall_s: f64,
 }
 
 /// The planner settings a name stands for.
@@ -358,119 +282,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => (None, None),
     };
-    // Per planner: the least cost any planner pays for its goodput (`--bound`).
-    let least = |goodput: f64| bound.as_ref().and_then(|b| b.least_cost_for(goodput));
     if let Some(c) = ilp {
         eprintln!(
             "ilp: {} partition-epochs solved by CBC, {} of them not proven optimal in the time limit; {} matched by the fast matcher after a solver failure",
             c.solved, c.unproven, c.fallbacks
         );
     }
-    let report = Report {
-        scenario: args.scenario.clone(),
-        seed: args.seed,
-        profile_gpus: args.profile_gpus,
-        planners: results
-            .iter()
-            .map(|(n, r)| {
-                (
-                    n.clone(),
-                    PlannerResult {
-                        goodput: r.goodput,
-                        slo_attainment: r.slo_attainment,
-                        cost_usd: r.cost_usd,
-                        cost_missed_usd: r.cost_missed_usd,
-                        planning_latency_ms: Latency::of(&r.latency_ms),
-                        time_to_plan_s: Latency::of(&r.plan_wait_s),
-                        never_planned: r.never_planned,
-                        profiles: r.profiles,
-                        profile_gpu_seconds: r.profile_gpu_seconds,
-                        churn: r.churn,
-                        wall_s: r.wall_s,
-                        least_cost_usd: least(r.goodput),
-                        least_cost_met_usd: r.least_cost_met_usd,
-                    },
-                )
-            })
-            .collect(),
-        bound: bound_result,
-    };
-    std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("writing {}", args.json.display()))?;
-    let with_bound = report.bound.is_some();
-    let (head, rule) = if with_bound {
-        (
-            " least cost of its met queries USD | least cost of this goodput USD |",
-            "---|---|",
-        )
-    } else {
-        ("", "")
-    };
-    let mut md = format!(
-        "| planner ({}, seed {}) | goodput | SLO attainment | cost USD | of it on misses | latency p50/p99 ms | time to plan p50/p99 s | never planned | profiles | GPU-s | churn | wall s |{head}\n|---|---|---|---|---|---|---|---|---|---|---|---|{rule}\n",
-        args.scenario, args.seed
-    );
-    for (n, r) in &results {
-        let cell = |x: Option<f64>| x.map_or(" – |".to_string(), |c| format!(" {c:.2} |"));
-        let least_cell = if with_bound {
-            cell(r.least_cost_met_usd) + &cell(least(r.goodput))
-        } else {
-            String::new()
-        };
-        md.push_str(&format!(
-            "| {n} | {:.1} | {:.1}% | {:.2} | {:.2} | {} | {} | {} | {} | {:.0} | {} | {:.1} |{least_cell}\n",
-            r.goodput,
-            100.0 * r.slo_attainment,
-            r.cost_usd,
-            r.cost_missed_usd,
-            Latency::of(&r.latency_ms).cell(),
-            Latency::of(&r.plan_wait_s).cell(),
-            r.never_planned,
-            r.profiles,
-            r.profile_gpu_seconds,
-            r.churn,
-            r.wall_s
-        ));
-    }
-    if let Some(b) = &report.bound {
-        md.push_str(&format!(
-            "| bound (ground truth, no capacity limit, shares {:?}) | {:.1} | {:.1}% | {:.2} | 0.00 | – | – | – | – | – | – | {:.1} | {:.2} | {:.2} |\n",
-            b.shares,
-            b.goodput,
-            100.0 * b.goodput / (b.query_windows.max(1) as f64),
-            b.cost_usd,
-            b.wall_s,
-            b.cost_usd,
-            b.cost_usd
-        ));
-    }
-    print!("{md}");
-    let md_path = args.json.with_extension("md");
-    std::fs::write(&md_path, &md)?;
-    let png = args.json.with_extension("png");
-    let series: Vec<Series> = results
-        .iter()
-        .map(|(n, r)| Series {
-            name: n,
-            points: r
-                .windows
-                .iter()
-                .map(|w| (w.window as f64 * r.window_s, w.goodput))
-                .collect(),
-        })
-        .collect();
-    line_chart(
-        &png,
-        &format!("goodput per window: {}", args.scenario),
-        "simulated seconds",
-        "weighted queries meeting SLOs",
-        &series,
+    report::write(
+        &args.json,
+        &args.scenario,
+        args.seed,
+        args.profile_gpus,
+        &results,
+        bound.zip(bound_result),
     )?;
-    eprintln!(
-        "wrote {}, {} and {}",
-        args.json.display(),
-        md_path.display(),
-        png.display()
-    );
     Ok(ExitCode::SUCCESS)
 }
