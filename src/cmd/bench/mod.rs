@@ -250,6 +250,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         check_shares("--shares", shares)?;
     }
     if let Some(w) = args.throughput {
+        if args.bound.is_some() {
+            bail!("--bound applies to the planners' runs, not to --throughput's replay");
+        }
         return throughput(&args, w);
     }
     let mut results: Vec<(String, RunReport)> = Vec::new();
