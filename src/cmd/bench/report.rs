@@ -184,7 +184,7 @@ pub(super) fn write(
     let md_path = json.with_extension("md");
     std::fs::write(&md_path, &md)?;
     let png = json.with_extension("png");
-    let series: Vec<Series> = results
+    let mut series: Vec<Series> = results
         .iter()
         .map(|(n, r)| Series {
             name: n,
@@ -195,6 +195,18 @@ pub(super) fn write(
                 .collect(),
         })
         .collect();
+    // The bound per window, on the same time axis (every run shares the scenario's windows).
+    if let (Some(b), Some((_, r))) = (&bound, results.first()) {
+        series.push(Series {
+            name: "bound",
+            points: b
+                .windows
+                .iter()
+                .enumerate()
+                .map(|(w, (goodput, _))| (w as f64 * r.window_s, *goodput))
+                .collect(),
+        });
+    }
     line_chart(
         &png,
         &format!("goodput per window: {scenario}"),
