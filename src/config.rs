@@ -289,7 +289,8 @@ impl Config {
                 compass_connectors::codec::MAX_DECODE_ALLOCATION
             )));
         }
-        if p.gpu_shares.is_empty() || p.gpu_shares.iter().any(|s| !(*s > 0.0 && *s <= 1.0)) {
+        let valid = compass_planners::model::valid_gpu_share;
+        if p.gpu_shares.is_empty() || !p.gpu_shares.iter().all(|&s| valid(s)) {
             return Err(ConfigError::Invalid(format!(
                 "planner.gpu_shares = {:?}: give at least one share, each in (0, 1]",
                 p.gpu_shares

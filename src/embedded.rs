@@ -27,9 +27,9 @@ pub struct RunOptions {
     pub max_rounds: usize,
     /// Print a live progress line on stderr.
     pub progress: bool,
-    /// Bound each window from the ground truth over these DNN GPU shares
-    /// ([`RunReport::least_cost_met_usd`]).
-    pub bound_shares: Option<Vec<f64>>,
+    /// Bound each window from the ground truth, through this cache (and over its GPU
+    /// shares; [`RunReport::least_cost_met_usd`]).
+    pub bound: Option<compass_testbed::bound::Cache>,
 }
 
 impl Default for RunOptions {
@@ -37,7 +37,7 @@ impl Default for RunOptions {
         RunOptions {
             max_rounds: compass_testbed::sim::ROUNDS_PER_WINDOW,
             progress: false,
-            bound_shares: None,
+            bound: None,
         }
     }
 }
@@ -196,8 +196,8 @@ pub fn run_recorded(
     record: bool,
 ) -> anyhow::Result<Recorded> {
     let mut sim = Simulation::new(scenario).context("building the simulated world")?;
-    if let Some(shares) = &opts.bound_shares {
-        sim.bound_with(shares);
+    if let Some(cache) = &opts.bound {
+        sim.bound_with(cache.clone());
     }
     let mut settings = settings;
     settings.hardware_speed = sim.hardware_speed();

@@ -3,25 +3,28 @@
 
 mod support;
 
+use std::path::Path;
+use std::process::Output;
+
 use serde_json::Value;
+
+/// `compass bench --scenario single-query --planner PLANNERS EXTRA… --json JSON`.
+fn bench(planners: &str, extra: &[&str], json: &Path) -> Output {
+    support::compass()
+        .args(["bench", "--scenario", "single-query", "--planner", planners])
+        .args(extra)
+        .arg("--json")
+        .arg(json)
+        .output()
+        .expect("run compass bench")
+}
 
 #[test]
 fn bench_writes_its_report_with_the_bound_and_refuses_bad_shares() {
     let dir = std::env::temp_dir().join(support::unique("bench"));
     std::fs::create_dir_all(&dir).expect("dir");
     let json = dir.join("sq.json");
-    let out = support::compass()
-        .args([
-            "bench",
-            "--scenario",
-            "single-query",
-            "--planner",
-            "compass,vulcan",
-        ])
-        .args(["--bound", "--json"])
-        .arg(&json)
-        .output()
-        .expect("run compass bench");
+    let out = bench("compass,vulcan", &["--bound"], &json);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -59,19 +62,7 @@ fn bench_writes_its_report_with_the_bound_and_refuses_bad_shares() {
     }
 
     for bad in [["--bound", "0,1"], ["--shares", "1.5"]] {
-        let out = support::compass()
-            .args([
-                "bench",
-                "--scenario",
-                "single-query",
-                "--planner",
-                "compass",
-            ])
-            .args(bad)
-            .arg("--json")
-            .arg(dir.join("bad.json"))
-            .output()
-            .expect("run compass bench");
+        let out = bench("compass", &bad, &dir.join("bad.json"));
         assert_eq!(out.status.code(), Some(1), "{bad:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("must lie in (0, 1]"), "{bad:?}: {err}");

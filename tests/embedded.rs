@@ -116,7 +116,7 @@ fn a_bounded_run_accounts_its_spend_against_the_least_cost() {
         small(3),
         Settings::default().cost_mode(),
         RunOptions {
-            bound_shares: Some(vec![0.25, 1.0]),
+            bound: Some(compass_testbed::bound::Cache::new(&[0.25, 1.0])),
             ..RunOptions::default()
         },
     )

@@ -107,60 +107,59 @@ pub fn cheapest_feasible(world: &World, query: &Query, shares: &[f64]) -> Option
     best
 }
 
-/// Each query's [`cheapest_feasible`], remembered until the world changes.
+/// Each query's [`cheapest_feasible`] in each state of the world it was asked in
+/// ([`Simulation::world_version`]). Every run of one scenario walks the same trace through
+/// the same states, so one cache, filled by [`bound`], serves every planner's run after it
+/// ([`Simulation::bound_with`]) without asking the truth again.
 #[derive(Debug, Clone)]
 pub struct Cache {
     shares: Vec<f64>,
-    version: (usize, usize),
-    least: HashMap<String, Option<f64>>,
+    least: HashMap<((usize, usize), String), Option<f64>>,
 }
 
 impl Cache {
     pub fn new(shares: &[f64]) -> Self {
         Cache {
             shares: shares.to_vec(),
-            version: (0, 0),
             least: HashMap::new(),
         }
     }
 
-    /// [`cheapest_feasible`] for `query` in the world of `version`
-    /// ([`Simulation::world_version`]).
+    /// [`cheapest_feasible`] for `query` in the world of `version`.
     pub fn least(&mut self, world: &World, version: (usize, usize), query: &Query) -> Option<f64> {
-        if version != self.version {
-            self.version = version;
-            self.least.clear();
+        let key = (version, query.id.clone());
+        if let Some(&c) = self.least.get(&key) {
+            return c;
         }
-        *self
-            .least
-            .entry(query.id.clone())
-            .or_insert_with(|| cheapest_feasible(world, query, &self.shares))
+        let c = cheapest_feasible(world, query, &self.shares);
+        self.least.insert(key, c);
+        c
     }
 }
 
-/// Walk `scenario`'s trace window by window (with its drift events) and bound every window.
-/// `progress` is called after each window with (window, windows).
+/// Walk `scenario`'s trace window by window (with its drift events) and bound every window
+/// over `cache`'s shares, filling `cache`. `progress` is called after each window with
+/// (window, windows).
 pub fn bound(
     scenario: Scenario,
-    shares: &[f64],
+    cache: &mut Cache,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Bound, SimError> {
     let window_s = scenario.window_s;
     let mut sim = Simulation::new(scenario)?;
     let windows = sim.windows();
-    let mut cache = Cache::new(shares);
     let mut out = Bound::default();
     for w in 0..windows {
         sim.window_inputs(w);
         let version = sim.world_version();
         let (mut weight, mut cost) = (0.0, 0.0);
         for q in sim.live_queries() {
-            let c = cache.least(&sim.world, version, q);
             out.query_windows += 1;
-            if let Some(c) = c {
+            if let Some(c) = cache.least(&sim.world, version, q) {
+                let usd = c * window_s / 3600.0;
                 weight += q.weight;
-                cost += c * window_s / 3600.0;
-                out.query_costs.push((c * window_s / 3600.0, q.weight));
+                cost += usd;
+                out.query_costs.push((usd, q.weight));
             }
         }
         out.goodput += weight;
@@ -264,9 +263,13 @@ mod tests {
     /// figures add up, and its least-cost list is sorted as `least_cost_for` needs.
     #[test]
     fn the_scenario_bound_adds_up() {
-        let mut s = Scenario::named("oracle", 1).expect("scenario");
-        s.trace.duration_s = 120.0;
-        let b = bound(s, &[0.25, 1.0], |_, _| {}).expect("bound");
+        let scenario = || {
+            let mut s = Scenario::named("oracle", 1).expect("scenario");
+            s.trace.duration_s = 120.0;
+            s
+        };
+        let mut cache = Cache::new(&[0.25, 1.0]);
+        let b = bound(scenario(), &mut cache, |_, _| {}).expect("bound");
         assert!(b.query_windows > 0);
         let g: f64 = b.windows.iter().map(|w| w.0).sum();
         let c: f64 = b.windows.iter().map(|w| w.1).sum();
@@ -280,5 +283,10 @@ mod tests {
         );
         let per = |(c, w): &(f64, f64)| c / w;
         assert!(b.query_costs.windows(2).all(|p| per(&p[0]) <= per(&p[1])));
+        // The filled cache gives the same bound again without asking the truth.
+        let filled = cache.least.len();
+        let again = bound(scenario(), &mut cache, |_, _| {}).expect("bound");
+        assert_eq!(cache.least.len(), filled);
+        assert_eq!(again, b);
     }
 }

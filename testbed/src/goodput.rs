@@ -30,12 +30,13 @@ pub struct WindowReport {
     pub cost_missed_usd: f64,
     /// Live queries whose plan changed since the previous window (a first plan is not churn).
     pub churn: usize,
-    /// The queries that met every SLO.
-    pub met_ids: Vec<String>,
-    /// With a ground-truth bound ([`crate::sim::Simulation::bound_with`]): the least cost at
-    /// which the queries that met every SLO could have met them alone on idle machines, USD.
+    /// With a ground-truth bound ([`Accountant::account_bounded`]): the least cost at which
+    /// the queries that met every SLO could have met them alone on idle machines, USD.
     pub least_cost_met_usd: Option<f64>,
 }
+
+/// A query's least cost per hour of meeting its SLOs, if it can ([`crate::bound`]).
+type LeastCost<'a> = dyn FnMut(&Query) -> Option<f64> + 'a;
 
 #[derive(Debug, Default)]
 pub struct Accountant {
@@ -57,6 +58,33 @@ impl Accountant {
         plans: &HashMap<String, Plan>,
         realized: &[Realized],
     ) -> WindowReport {
+        self.tally(window, window_s, live, plans, realized, None)
+    }
+
+    /// [`Accountant::account`], also summing `least` (a query's least cost per hour of
+    /// meeting its SLOs, from [`crate::bound`]) over the queries that met every SLO into
+    /// [`WindowReport::least_cost_met_usd`].
+    pub fn account_bounded(
+        &mut self,
+        window: u64,
+        window_s: f64,
+        live: &[Query],
+        plans: &HashMap<String, Plan>,
+        realized: &[Realized],
+        mut least: impl FnMut(&Query) -> Option<f64>,
+    ) -> WindowReport {
+        self.tally(window, window_s, live, plans, realized, Some(&mut least))
+    }
+
+    fn tally(
+        &mut self,
+        window: u64,
+        window_s: f64,
+        live: &[Query],
+        plans: &HashMap<String, Plan>,
+        realized: &[Realized],
+        mut least: Option<&mut LeastCost<'_>>,
+    ) -> WindowReport {
         let by_id: HashMap<&str, &Realized> =
             realized.iter().map(|r| (r.query_id.as_str(), r)).collect();
         let mut r = WindowReport {
@@ -71,9 +99,11 @@ impl Accountant {
             cost_usd: 0.0,
             cost_missed_usd: 0.0,
             churn: 0,
-            met_ids: Vec::new(),
             least_cost_met_usd: None,
         };
+        if least.is_some() {
+            r.least_cost_met_usd = Some(0.0);
+        }
         let (mut lat, mut acc, mut cost) = (0usize, 0usize, 0usize);
         let mut next = HashMap::with_capacity(live.len());
         for q in live {
@@ -102,7 +132,10 @@ impl Accountant {
             if l && a && c {
                 r.met += 1;
                 r.weighted_goodput += q.weight;
-                r.met_ids.push(q.id.clone());
+                if let (Some(least), Some(sum)) = (least.as_mut(), r.least_cost_met_usd.as_mut()) {
+                    // A met query the truth calls infeasible (noise let it through) adds 0.
+                    *sum += least(q).unwrap_or(0.0) * window_s / 3600.0;
+                }
             } else {
                 r.cost_missed_usd += spent;
             }

@@ -242,10 +242,10 @@ impl Simulation {
     }
 
     /// Also bound each window: the least cost at which the queries that met every SLO could
-    /// have met them alone on idle machines, over DNN GPU `shares`
+    /// have met them alone on idle machines, from `cache` (and over its GPU shares)
     /// ([`WindowReport::least_cost_met_usd`]).
-    pub fn bound_with(&mut self, shares: &[f64]) {
-        self.bound = Some(bound::Cache::new(shares));
+    pub fn bound_with(&mut self, cache: bound::Cache) {
+        self.bound = Some(cache);
     }
 
     /// Speed of every hardware class, for the planner's settings.
@@ -399,7 +399,6 @@ impl Simulation {
         (self.live.len(), covered)
     }
 
-    /// The ids of the queries live now.
     /// The live queries, by id.
     pub fn live_queries(&self) -> impl Iterator<Item = &Query> {
         self.live.values()
@@ -411,6 +410,7 @@ impl Simulation {
         (self.next_telemetry, self.next_drift)
     }
 
+    /// The ids of the queries live now.
     pub fn live_ids(&self) -> Vec<String> {
         self.live.keys().cloned().collect()
     }
@@ -441,19 +441,19 @@ impl Simulation {
         }
         let realized = self.world.realize(&deployed, self.scenario.window_s);
         let live: Vec<Query> = self.live.values().cloned().collect();
-        let mut report =
-            self.accountant
-                .account(w, self.scenario.window_s, &live, &plans, &realized);
-        if let Some(cache) = &mut self.bound {
-            let version = (self.next_telemetry, self.next_drift);
-            let least = report
-                .met_ids
-                .iter()
-                .filter_map(|id| self.live.get(id))
-                .filter_map(|q| cache.least(&self.world, version, q))
-                .sum::<f64>();
-            report.least_cost_met_usd = Some(least * self.scenario.window_s / 3600.0);
-        }
+        let (window_s, version) = (self.scenario.window_s, self.world_version());
+        let report = match &mut self.bound {
+            Some(cache) => {
+                let world = &self.world;
+                self.accountant
+                    .account_bounded(w, window_s, &live, &plans, &realized, |q| {
+                        cache.least(world, version, q)
+                    })
+            }
+            None => self
+                .accountant
+                .account(w, window_s, &live, &plans, &realized),
+        };
         self.reports.push(report.clone());
         report
     }

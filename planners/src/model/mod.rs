@@ -14,7 +14,7 @@ mod query;
 pub use app::{AppModel, Config, ModelError};
 pub use device::{Device, Link};
 pub use perf::{OperatorModel, PlanEstimate};
-pub use plan::{enumerate_plans, Placement, Plan, PlanError};
+pub use plan::{enumerate_plans, valid_gpu_share, Placement, Plan, PlanError};
 pub use query::{AccuracyBound, Query, SloTargets};
 
 pub use compass_schemas::{OperatorKind, Tier};

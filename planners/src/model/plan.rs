@@ -43,6 +43,11 @@ pub enum PlanError {
     UnknownDevice(usize),
 }
 
+/// Whether `share` is a GPU share a DNN operator may hold: in (0, 1].
+pub fn valid_gpu_share(share: f64) -> bool {
+    share > 0.0 && share <= 1.0
+}
+
 /// Position of a tier on the way from the user's device to the cloud.
 pub(crate) fn level(t: Tier) -> u8 {
     match t {
@@ -81,7 +86,7 @@ impl Plan {
                         device: d.id.clone(),
                     });
                 }
-                if !(p.gpu_share > 0.0 && p.gpu_share <= 1.0) {
+                if !valid_gpu_share(p.gpu_share) {
                     return Err(PlanError::BadShare {
                         operator: op.name.clone(),
                         share: p.gpu_share,

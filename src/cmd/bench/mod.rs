@@ -9,11 +9,12 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use compass_dataflow::Settings;
+use compass_planners::model::valid_gpu_share;
 use compass_planners::online::expand::Algorithm;
 use compass_planners::online::objective::Objective;
 use compass_planners::online::rounds::Rounds;
 use compass_schemas::Tier;
-use compass_testbed::bound::Bound;
+use compass_testbed::bound::{Bound, Cache};
 use compass_testbed::sim::Scenario;
 
 use compass::embedded::{self, RunOptions, RunReport};
@@ -153,18 +154,20 @@ fn setup(args: &Args, name: &str) -> anyhow::Result<(Scenario, Settings)> {
 }
 
 fn check_shares(flag: &str, shares: &[f64]) -> anyhow::Result<()> {
-    if shares.is_empty() || shares.iter().any(|s| !(*s > 0.0 && *s <= 1.0)) {
+    if shares.is_empty() || !shares.iter().all(|&s| valid_gpu_share(s)) {
         bail!("{flag}: every GPU share must lie in (0, 1], got {shares:?}");
     }
     Ok(())
 }
 
-/// `--bound`: walk the scenario's trace and bound each window from the ground truth.
-fn run_bound(args: &Args, shares: &[f64]) -> anyhow::Result<(Bound, BoundResult)> {
+/// `--bound`: walk the scenario's trace and bound each window from the ground truth; the
+/// filled cache then bounds each planner's run without asking the truth again.
+fn run_bound(args: &Args, shares: &[f64]) -> anyhow::Result<(Bound, BoundResult, Cache)> {
     let (scenario, _) = setup(args, "compass")?;
     eprintln!("bound:");
     let t0 = std::time::Instant::now();
-    let b = compass_testbed::bound::bound(scenario, shares, |w, n| {
+    let mut cache = Cache::new(shares);
+    let b = compass_testbed::bound::bound(scenario, &mut cache, |w, n| {
         eprint!("\r\x1b[2Kwindow {w}/{n}");
     })?;
     eprintln!();
@@ -175,7 +178,7 @@ fn run_bound(args: &Args, shares: &[f64]) -> anyhow::Result<(Bound, BoundResult)
         cost_usd: b.cost_usd,
         wall_s: t0.elapsed().as_secs_f64(),
     };
-    Ok((b, r))
+    Ok((b, r, cache))
 }
 
 /// `--throughput N`: for each named planner (default compass), record its run, then replay
@@ -255,6 +258,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         return throughput(&args, w);
     }
+    let (bound, cache) = match &args.bound {
+        Some(shares) => {
+            let (b, r, cache) = run_bound(&args, shares)?;
+            (Some((b, r)), Some(cache))
+        }
+        None => (None, None),
+    };
     let mut results: Vec<(String, RunReport)> = Vec::new();
     let planners = args
         .planner
@@ -269,7 +279,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             settings,
             RunOptions {
                 progress: true,
-                bound_shares: args.bound.clone(),
+                bound: cache.clone(),
                 ..RunOptions::default()
             },
         )?;
@@ -278,13 +288,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ilp = Some(compass_planners::online::expand::ilp_counts());
         }
     }
-    let (bound, bound_result) = match &args.bound {
-        Some(shares) => {
-            let (b, r) = run_bound(&args, shares)?;
-            (Some(b), Some(r))
-        }
-        None => (None, None),
-    };
     if let Some(c) = ilp {
         eprintln!(
             "ilp: {} partition-epochs solved by CBC, {} of them not proven optimal in the time limit; {} matched by the fast matcher after a solver failure",
@@ -297,7 +300,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.seed,
         args.profile_gpus,
         &results,
-        bound.zip(bound_result),
+        bound,
     )?;
     Ok(ExitCode::SUCCESS)
 }

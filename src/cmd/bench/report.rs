@@ -96,11 +96,8 @@ pub(super) fn write(
     results: &[(String, RunReport)],
     bound: Option<(Bound, BoundResult)>,
 ) -> anyhow::Result<()> {
+    let (bound, bound_result) = bound.unzip();
     // Per planner: the least cost any planner pays for its goodput (`--bound`).
-    let (bound, bound_result) = match bound {
-        Some((b, r)) => (Some(b), Some(r)),
-        None => (None, None),
-    };
     let least = |goodput: f64| bound.as_ref().and_then(|b| b.least_cost_for(goodput));
     let report = Report {
         scenario: scenario.to_string(),
