@@ -270,21 +270,42 @@ pub fn search_cluster(
     // Candidates still undecided are measured again first, then what the search asks.
     let mut next: Vec<NextProfile> = Vec::new();
     if let (Some(r), Some(bound)) = (&settings.rounds, query.slo.accuracy) {
+        let inputs = u64::try_from(settings.profile_inputs).unwrap_or(1);
+        let round_of = |config: u64| {
+            let measured = stats.get(&config)?.accuracy.get(id.stratum.as_str())?;
+            rounds::next_round(measured, &bound, r, inputs)
+        };
         for plan in &candidates {
             if next.iter().any(|n| n.config == plan.config) {
                 continue;
             }
-            let measured = stats
-                .get(&plan.config)
-                .and_then(|s| s.accuracy.get(id.stratum.as_str()));
-            let inputs = u64::try_from(settings.profile_inputs).unwrap_or(1);
-            if let Some(round) = measured.and_then(|m| rounds::next_round(m, &bound, r, inputs)) {
+            if let Some(round) = round_of(plan.config) {
                 next.push(NextProfile {
                     config: plan.config,
                     ops: plan.ops.clone(),
                     round,
                 });
             }
+        }
+        // A search with nothing new to ask and no candidate would leave the cluster without
+        // plans for good, though a near miss measured unluckily may be what it needs: the
+        // most probably feasible plan whose configuration is still undecided gets a round.
+        if candidates.is_empty() && asked.is_empty() {
+            let mut all = search.predict();
+            all.sort_by(|a, b| {
+                b.p_feasible
+                    .total_cmp(&a.p_feasible)
+                    .then(a.plan.cmp(&b.plan))
+            });
+            next.extend(all.iter().find_map(|p| {
+                let config = &plans[p.plan].config;
+                let index = u64::try_from(app.index_of(config).ok()?).ok()?;
+                Some(NextProfile {
+                    config: index,
+                    ops: op_choices(app, config),
+                    round: round_of(index)?,
+                })
+            }));
         }
     }
     next.extend(asked);
