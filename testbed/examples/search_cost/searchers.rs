@@ -61,7 +61,9 @@ impl Observation {
 ///
 /// With `rounds` (online: `planner.profile_rounds`), a recommended configuration whose
 /// accuracy interval still straddles the query's threshold is measured again, a round of
-/// [`INPUTS`] fresh inputs at a time, before anything new is profiled.
+/// [`INPUTS`] fresh inputs at a time, before anything new is profiled; and a search with
+/// nothing new to ask and no candidate measures its nearest undecided miss again
+/// ([`undecided`]) instead of ending.
 pub fn compass(
     app: &AppModel,
     space: &Space,
