@@ -131,23 +131,21 @@ pub fn compass(
         };
         spent.profiles += 1;
         spent.gpu_s += samples.iter().map(|s| s.gpu_seconds).sum::<f64>();
-        let (reference, mut accuracy) = profile_means(&samples, app.operator_count());
+        let (reference, _) = profile_means(&samples, app.operator_count());
         let mut moments = Moments::default();
         samples
             .iter()
             .filter_map(|s| s.accuracy)
             .for_each(|a| moments.push(a));
         if round == 0 {
-            if std::env::var_os("SEARCH_KNOWN_NOISE").is_none() {
-                accuracy.se = 0.0;
-            }
-            search.tell(&config, &reference, accuracy);
-            known.push(Observation {
+            let o = Observation {
                 config,
                 reference_ms: reference,
                 accuracy: moments,
                 rounds: 1,
-            });
+            };
+            search.tell(&o.config, &o.reference_ms, o.told());
+            known.push(o);
         } else if let Some(o) = known.iter_mut().find(|o| o.config == config) {
             let w = f64::from(o.rounds);
             for (r, x) in o.reference_ms.iter_mut().zip(&reference) {
