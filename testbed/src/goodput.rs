@@ -30,13 +30,13 @@ pub struct WindowReport {
     pub cost_missed_usd: f64,
     /// Live queries whose plan changed since the previous window (a first plan is not churn).
     pub churn: usize,
-    /// With a ground-truth bound ([`Accountant::account_bounded`]): the least cost at which
+    /// With a ground-truth bound (`least` in [`Accountant::account`]): the least cost at which
     /// the queries that met every SLO could have met them alone on idle machines, USD.
     pub least_cost_met_usd: Option<f64>,
 }
 
 /// A query's least cost per hour of meeting its SLOs, if it can ([`crate::bound`]).
-type LeastCost<'a> = dyn FnMut(&Query) -> Option<f64> + 'a;
+pub type LeastCost<'a> = dyn FnMut(&Query) -> Option<f64> + 'a;
 
 #[derive(Debug, Default)]
 pub struct Accountant {
@@ -49,34 +49,10 @@ impl Accountant {
     }
 
     /// Account one window. Only `live` queries count: a realized figure or a plan for a
-    /// query that has departed is ignored.
+    /// query that has departed is ignored. With `least` (a query's least cost per hour of
+    /// meeting its SLOs, from [`crate::bound`]), also sum it over the queries that met every
+    /// SLO into [`WindowReport::least_cost_met_usd`].
     pub fn account(
-        &mut self,
-        window: u64,
-        window_s: f64,
-        live: &[Query],
-        plans: &HashMap<String, Plan>,
-        realized: &[Realized],
-    ) -> WindowReport {
-        self.tally(window, window_s, live, plans, realized, None)
-    }
-
-    /// [`Accountant::account`], also summing `least` (a query's least cost per hour of
-    /// meeting its SLOs, from [`crate::bound`]) over the queries that met every SLO into
-    /// [`WindowReport::least_cost_met_usd`].
-    pub fn account_bounded(
-        &mut self,
-        window: u64,
-        window_s: f64,
-        live: &[Query],
-        plans: &HashMap<String, Plan>,
-        realized: &[Realized],
-        mut least: impl FnMut(&Query) -> Option<f64>,
-    ) -> WindowReport {
-        self.tally(window, window_s, live, plans, realized, Some(&mut least))
-    }
-
-    fn tally(
         &mut self,
         window: u64,
         window_s: f64,

@@ -18,7 +18,7 @@ use compass_schemas::{
 use crate::bound;
 use crate::catalog::{self, CatalogError};
 use crate::fleet::{self, FleetError, FleetSpec, Tables};
-use crate::goodput::{Accountant, WindowReport};
+use crate::goodput::{Accountant, LeastCost, WindowReport};
 use crate::profiling::Pool;
 use crate::trace::{self, Arrival, Drift, Trace, TraceError, TraceSpec};
 use crate::truth::GroundTruth;
@@ -442,18 +442,19 @@ impl Simulation {
         let realized = self.world.realize(&deployed, self.scenario.window_s);
         let live: Vec<Query> = self.live.values().cloned().collect();
         let (window_s, version) = (self.scenario.window_s, self.world_version());
-        let report = match &mut self.bound {
-            Some(cache) => {
-                let world = &self.world;
-                self.accountant
-                    .account_bounded(w, window_s, &live, &plans, &realized, |q| {
-                        cache.least(world, version, q)
-                    })
-            }
-            None => self
-                .accountant
-                .account(w, window_s, &live, &plans, &realized),
-        };
+        let world = &self.world;
+        let mut least = self
+            .bound
+            .as_mut()
+            .map(|cache| move |q: &Query| cache.least(world, version, q));
+        let report = self.accountant.account(
+            w,
+            window_s,
+            &live,
+            &plans,
+            &realized,
+            least.as_mut().map(|f| f as &mut LeastCost<'_>),
+        );
         self.reports.push(report.clone());
         report
     }

@@ -371,7 +371,7 @@ fn the_accountant_matches_a_hand_computed_case() {
         },
     ];
     let mut acct = Accountant::new();
-    let r = acct.account(0, 60.0, &live, &plans, &realized);
+    let r = acct.account(0, 60.0, &live, &plans, &realized, None);
     assert_eq!((r.live, r.assigned, r.met), (3, 2, 1));
     assert_eq!(r.weighted_goodput, 2.0);
     assert!((r.latency_attainment - 1.0 / 3.0).abs() < 1e-12);
@@ -384,7 +384,7 @@ fn the_accountant_matches_a_hand_computed_case() {
     let mut moved = plan.clone();
     moved.placements[1].gpu_share = 0.25;
     let plans: HashMap<String, Plan> = [("a".to_string(), moved), ("c".to_string(), plan)].into();
-    let r = acct.account(1, 60.0, &live, &plans, &realized);
+    let r = acct.account(1, 60.0, &live, &plans, &realized, None);
     assert_eq!(r.churn, 2);
     assert_eq!(r.met, 1);
 }
