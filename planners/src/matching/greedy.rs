@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 
 use super::local::improve;
-use super::{lns, prices, Instance, Matching, Mode};
+use super::{certify, lns, prices, Instance, Matching, Mode};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -49,6 +49,10 @@ pub struct Options {
     /// search and run it once, on the best: there the local search costs several times the
     /// greedy fills, and the warm start leaves the orders little to differ in.
     pub search_once_above: usize,
+    /// Before the large-neighbourhood search, bound the component's goodput by its
+    /// Lagrangian relaxation and search for more where the bound leaves room; a component
+    /// proven optimal skips the large-neighbourhood search (see `certify`).
+    pub certify: bool,
 }
 
 impl Default for Options {
@@ -61,6 +65,7 @@ impl Default for Options {
             prices: true,
             exact_budget: 2_000,
             search_once_above: 2_000,
+            certify: true,
         }
     }
 }
@@ -313,7 +318,7 @@ fn solve_group(
             ));
         }
     }
-    let Some((mut best_value, res, ch)) = best else {
+    let Some((_, res, ch)) = best else {
         return;
     };
     for (i, &r) in touched.iter().enumerate() {
@@ -328,11 +333,16 @@ fn solve_group(
                 break;
             }
         }
-        best_value = objective(choice);
     }
     if starved(inst, group.iter().map(|&q| (q, choice[q])), worth) {
+        if opts.certify
+            && certify::certify(inst, group, scale, opts, &touched, &price, residual, choice)
+        {
+            return;
+        }
+        let value = objective(choice);
         lns::search(
-            inst, group, scale, opts, &touched, &price, best_value, residual, choice,
+            inst, group, scale, opts, &touched, &price, value, residual, choice,
         );
     }
 }

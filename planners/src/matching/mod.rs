@@ -13,9 +13,12 @@
 //! (feature `milp`) is the exact oracle they are measured against.
 
 pub mod baselines;
+mod certify;
 mod exact;
 pub mod greedy;
 mod instance;
+mod knapsack;
+mod lagrange;
 mod lns;
 mod local;
 #[cfg(feature = "milp")]
@@ -25,5 +28,6 @@ pub mod random;
 pub mod repair;
 #[cfg(test)]
 mod tests;
+
 
 pub use instance::{Candidate, Instance, Matching, Mode, QueryDemand, Resource, Score};
