@@ -106,3 +106,32 @@ fn the_fast_matcher_never_beats_a_proven_optimum_and_cost_mode_serves_everyone_w
         }
     }
 }
+
+/// The two 20-query instances where the matcher used to stop a unit short of the oracle's
+/// proven optimum (BENCHMARKS.md): the optimum of seed 3 moves nine queries across all four
+/// machines. The Lagrangian step (`Options::certify_budget`) is what reaches both.
+#[test]
+fn the_lagrangian_step_reaches_the_proven_optimum_the_local_moves_miss() {
+    for seed in [3, 9] {
+        let inst = random::instance(&Spec::new(seed, 20, 4, 1.5));
+        let oracle = match milp::solve(&inst, 60.0) {
+            Ok(r) if r.proven_optimal => inst.score(&r.matching).goodput,
+            Ok(_) => panic!("seed {seed}: the oracle did not prove its optimum"),
+            Err(e) => panic!("seed {seed}: {e}"),
+        };
+        let with = inst.score(&greedy::solve(&inst, &Options::default()));
+        assert!(with.overloaded.is_empty());
+        assert_eq!(with.goodput, oracle, "seed {seed}");
+        let without = inst.score(&greedy::solve(
+            &inst,
+            &Options {
+                certify_budget: 0,
+                ..Options::default()
+            },
+        ));
+        assert!(
+            without.goodput < oracle,
+            "seed {seed}: reached without the step"
+        );
+    }
+}

@@ -17,9 +17,14 @@
 //!    when it fits. Rounds repeat until nothing improves or the round limit is hit. On a
 //!    component of `search_once_above` queries or more, the orders are compared after their
 //!    greedy fills and the local search runs once, on the best (it costs several fills).
-//! 5. **Large-neighbourhood search** (goodput mode, only while some servable query is left
-//!    out): destroy part of the assignment, repair it (perturbed greedy, or exactly), local
-//!    search, keep the result if it is better (see `lns`).
+//! 5. **Lagrangian step** (goodput mode, only while some servable query is left out, on
+//!    components small enough for their share of the budget): bound the component's goodput
+//!    by relaxing "one plan per query", take the better assignments the relaxation suggests,
+//!    search for one more unit where the bound leaves room; a component proven optimal is
+//!    done (see `certify`).
+//! 6. **Large-neighbourhood search** (otherwise): destroy part of the assignment, repair it
+//!    (perturbed greedy, or exactly), local search, keep the result if it is better (see
+//!    `lns`).
 //!
 //! Every step keeps capacities: the result never over-commits a resource.
 
@@ -49,10 +54,12 @@ pub struct Options {
     /// search and run it once, on the best: there the local search costs several times the
     /// greedy fills, and the warm start leaves the orders little to differ in.
     pub search_once_above: usize,
-    /// Before the large-neighbourhood search, bound the component's goodput by its
-    /// Lagrangian relaxation and search for more where the bound leaves room; a component
-    /// proven optimal skips the large-neighbourhood search (see `certify`).
-    pub certify: bool,
+    /// Work budget of the Lagrangian step run before the large-neighbourhood search, in
+    /// knapsack nodes, shared among components by size like `lns_budget` (0: off). The step
+    /// bounds a component's goodput, searches for more where the bound leaves room, and a
+    /// component it proves optimal skips the large-neighbourhood search (see `certify`).
+    /// Deterministic (counted, not timed).
+    pub certify_budget: usize,
 }
 
 impl Default for Options {
@@ -65,7 +72,7 @@ impl Default for Options {
             prices: true,
             exact_budget: 2_000,
             search_once_above: 2_000,
-            certify: true,
+            certify_budget: 20_000,
         }
     }
 }
@@ -335,7 +342,7 @@ fn solve_group(
         }
     }
     if starved(inst, group.iter().map(|&q| (q, choice[q])), worth) {
-        if opts.certify
+        if opts.certify_budget > 0
             && certify::certify(inst, group, scale, opts, &touched, &price, residual, choice)
         {
             return;

@@ -52,6 +52,8 @@ pub(super) struct Packing {
     /// An upper bound on every packing's profit: the chosen packing's when the search
     /// ended.
     pub bound: f64,
+    /// Nodes visited.
+    pub nodes: usize,
 }
 
 struct Search<'a> {
@@ -136,6 +138,7 @@ pub(super) fn solve(
     let complete = s.dfs(0, 0.0);
     Packing {
         bound: if complete { s.best } else { root.max(s.best) },
+        nodes: s.nodes,
         chosen: s.best_chosen,
     }
 }
@@ -249,9 +252,8 @@ mod tests {
             let mut queries: Vec<usize> = chosen.iter().map(|&i| items.query[i]).collect();
             queries.sort_unstable();
             queries.dedup();
-            let fits = (0..cap.len()).all(|d| {
-                chosen.iter().map(|&i| items.uses(i)[d]).sum::<f64>() <= cap[d] + 1e-9
-            });
+            let fits = (0..cap.len())
+                .all(|d| chosen.iter().map(|&i| items.uses(i)[d]).sum::<f64>() <= cap[d] + 1e-9);
             if queries.len() == chosen.len() && fits {
                 best = best.max(chosen.iter().map(|&i| items.profit[i]).sum());
             }
@@ -264,7 +266,9 @@ mod tests {
         // Pseudo-random small instances (a fixed linear congruential sequence).
         let mut x: u64 = 12345;
         let mut next = || {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (x >> 33) as f64 / (1u64 << 31) as f64
         };
         for _ in 0..200 {

@@ -67,6 +67,8 @@ pub(super) struct Evaluation {
     pub bound: f64,
     /// The plans the blocks chose (indices into the plans), block by block.
     pub chosen: Vec<usize>,
+    /// Knapsack nodes visited (the work done).
+    pub nodes: usize,
 }
 
 /// Union-find root of `x` (absent: its own root), halving the path.
@@ -233,6 +235,7 @@ impl Relaxation {
             .map(|k| mu[k])
             .sum();
         let mut chosen = Vec::new();
+        let mut nodes = 0;
         let mut items = Items::default();
         let mut which: Vec<usize> = Vec::new();
         let mut start: Vec<usize> = Vec::new();
@@ -253,24 +256,33 @@ impl Relaxation {
             }
             start.clear();
             if let Some(w) = warm.as_deref() {
-                start.extend(w[b].iter().filter_map(|i| which.iter().position(|x| x == i)));
+                start.extend(
+                    w[b].iter()
+                        .filter_map(|i| which.iter().position(|x| x == i)),
+                );
             }
             let packing = if items.len() == 0 {
                 knapsack::Packing {
                     chosen: Vec::new(),
                     bound: 0.0,
+                    nodes: 0,
                 }
             } else {
                 knapsack::solve(&items, &room, self.queries.len(), KNAPSACK_NODES, &start)
             };
             bound += packing.bound;
+            nodes += packing.nodes;
             chosen.extend(packing.chosen.iter().map(|&j| which[j]));
             if let Some(w) = warm.as_deref_mut() {
                 w[b].clear();
                 w[b].extend(packing.chosen.iter().map(|&j| which[j]));
             }
         }
-        Evaluation { bound, chosen }
+        Evaluation {
+            bound,
+            chosen,
+            nodes,
+        }
     }
 }
 
@@ -287,7 +299,7 @@ pub(super) struct Dual {
 /// Minimize the bound over `μ ≥ 0`, from `mu`, for the queries marked `open` against the
 /// local capacities `cap`, by at most `steps` projected subgradient steps with Polyak's
 /// step size toward `lower` (the profit of a known assignment), stopping once
-/// `bound < lower + granule`. `visit` sees every step's chosen plans (for a primal
+/// `bound < lower + granule` or the knapsack nodes in `work` are spent. `visit` sees every step's chosen plans (for a primal
 /// heuristic) and may return a better known profit, which raises `lower`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn minimize(
@@ -298,6 +310,7 @@ pub(super) fn minimize(
     mut lower: f64,
     granule: f64,
     steps: usize,
+    work: &mut usize,
     mut visit: impl FnMut(&[usize]) -> Option<f64>,
 ) -> Dual {
     let n = relax.queries.len();
@@ -313,6 +326,7 @@ pub(super) fn minimize(
     let mut warm = Vec::new();
     for _ in 0..steps {
         let eval = relax.evaluate(&mu, open, cap, Some(&mut warm));
+        *work = work.saturating_sub(eval.nodes);
         if let Some(l) = visit(&eval.chosen) {
             lower = lower.max(l);
         }
@@ -327,7 +341,7 @@ pub(super) fn minimize(
                 idle = 0;
             }
         }
-        if best.bound < lower + granule - 1e-6 {
+        if best.bound < lower + granule - 1e-6 || *work == 0 {
             break;
         }
         count.iter_mut().for_each(|c| *c = 0);
@@ -360,7 +374,8 @@ pub(super) fn minimize(
 
 /// Depth-first search for an assignment of the relaxation's queries worth at least
 /// `target` against the local capacities `cap` (left as they were), pruning every node
-/// whose bound at the fixed multipliers `mu` falls short; at most `budget` nodes. Queries
+/// whose bound at the fixed multipliers `mu` falls short, until the knapsack nodes in
+/// `work` are spent. Queries
 /// go most contested (highest multiplier) first, each trying the plan the relaxation gave
 /// it first, then the others by profit, then none. Returns the plans found and whether the
 /// search ended within its budget (without a find, a proof that `target` is out of reach).
@@ -369,7 +384,7 @@ pub(super) fn search(
     mu: &[f64],
     cap: &mut [f64],
     target: f64,
-    budget: usize,
+    work: &mut usize,
 ) -> (Option<Vec<usize>>, bool) {
     struct Dfs<'a> {
         relax: &'a Relaxation,
@@ -378,8 +393,7 @@ pub(super) fn search(
         open: Vec<bool>,
         path: Vec<usize>,
         target: f64,
-        nodes: usize,
-        budget: usize,
+        work: &'a mut usize,
     }
     /// What a subtree gave.
     enum Found {
@@ -389,17 +403,17 @@ pub(super) fn search(
     }
     impl Dfs<'_> {
         fn go(&mut self, depth: usize, value: f64, cap: &mut [f64]) -> Found {
-            self.nodes += 1;
             if value >= self.target - 1e-9 {
                 return Found::Yes;
             }
             if depth == self.order.len() {
                 return Found::No;
             }
-            if self.nodes >= self.budget {
+            if *self.work == 0 {
                 return Found::OutOfBudget;
             }
             let eval = self.relax.evaluate(self.mu, &self.open, cap, None);
+            *self.work = self.work.saturating_sub(eval.nodes.max(1));
             if value + eval.bound < self.target - 1e-6 {
                 return Found::No;
             }
@@ -446,12 +460,136 @@ pub(super) fn search(
         open: vec![true; n],
         path: Vec::new(),
         target,
-        nodes: 0,
-        budget,
+        work,
     };
     match dfs.go(0, 0.0, cap) {
         Found::Yes => (Some(dfs.path), true),
         Found::No => (None, true),
         Found::OutOfBudget => (None, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::random::{self, Spec};
+
+    fn goodput(inst: &Instance) -> impl Fn(usize, usize) -> f64 + '_ {
+        |q, c| {
+            let query = &inst.queries[q];
+            if query.candidates[c].meets_slo {
+                query.weight
+            } else {
+                0.0
+            }
+        }
+    }
+
+    /// The most goodput any feasible assignment serves (every combination).
+    fn brute(inst: &Instance) -> f64 {
+        let k: Vec<usize> = inst
+            .queries
+            .iter()
+            .map(|q| q.candidates.len() + 1)
+            .collect();
+        let g = goodput(inst);
+        let mut best: f64 = 0.0;
+        for mut code in 0..k.iter().product::<usize>() {
+            let mut residual: Vec<f64> = inst.resources.iter().map(|r| r.capacity).collect();
+            let (mut value, mut fits) = (0.0, true);
+            for (q, kk) in k.iter().enumerate() {
+                let d = code % kk;
+                code /= kk;
+                if d > 0 {
+                    inst.take(&mut residual, q, d - 1, 1.0);
+                    value += g(q, d - 1);
+                }
+            }
+            fits &= residual.iter().all(|&r| r >= -1e-9);
+            if fits {
+                best = best.max(value);
+            }
+        }
+        best
+    }
+
+    fn tiny(seed: u64) -> Instance {
+        let mut spec = Spec::new(seed, 6, 2, 2.0);
+        spec.candidates = 3;
+        random::instance(&spec)
+    }
+
+    #[test]
+    fn the_bound_holds_at_any_multipliers_and_after_minimizing() {
+        for seed in 0..30 {
+            let inst = tiny(seed);
+            let group: Vec<usize> = (0..inst.queries.len()).collect();
+            let Some(relax) = Relaxation::new(&inst, &group, goodput(&inst)) else {
+                panic!("seed {seed}: tiny blocks");
+            };
+            let full: Vec<f64> = inst.resources.iter().map(|r| r.capacity).collect();
+            let cap = relax.capacities(&full);
+            let open = vec![true; relax.queries.len()];
+            let best = brute(&inst);
+            for m in [0.0, 0.4, 1.0, 2.5] {
+                let mu: Vec<f64> = (0..relax.queries.len())
+                    .map(|k| m * (1 + k % 3) as f64 / 2.0)
+                    .collect();
+                let bound = relax.evaluate(&mu, &open, &cap, None).bound;
+                assert!(bound >= best - 1e-9, "seed {seed} μ×{m}: {bound} < {best}");
+            }
+            let mut work = usize::MAX;
+            let mu = vec![0.0; relax.queries.len()];
+            let dual = minimize(&relax, &open, &cap, mu, 0.0, 1.0, 50, &mut work, |_| None);
+            assert!(
+                dual.bound >= best - 1e-9,
+                "seed {seed}: {} < {best}",
+                dual.bound
+            );
+        }
+    }
+
+    #[test]
+    fn the_search_reaches_the_optimum_and_proves_one_more_unit_out_of_reach() {
+        for seed in 0..30 {
+            let inst = tiny(seed);
+            let group: Vec<usize> = (0..inst.queries.len()).collect();
+            let g = goodput(&inst);
+            let Some(relax) = Relaxation::new(&inst, &group, &g) else {
+                panic!("seed {seed}: tiny blocks");
+            };
+            let full: Vec<f64> = inst.resources.iter().map(|r| r.capacity).collect();
+            let mut cap = relax.capacities(&full);
+            let open = vec![true; relax.queries.len()];
+            let best = brute(&inst);
+            let mut work = usize::MAX;
+            let mu = vec![0.0; relax.queries.len()];
+            let dual = minimize(&relax, &open, &cap, mu, 0.0, 1.0, 20, &mut work, |_| None);
+            let (found, complete) = search(&relax, &dual.mu, &mut cap, best, &mut work);
+            assert!(complete, "seed {seed}");
+            let plans = found.unwrap_or_default();
+            let mut residual = full.clone();
+            let mut value = 0.0;
+            for &i in &plans {
+                let plan = &relax.plans[i];
+                inst.take(&mut residual, relax.queries[plan.k], plan.c, 1.0);
+                value += plan.profit;
+            }
+            assert!(value >= best - 1e-9, "seed {seed}: found {value} < {best}");
+            assert!(
+                residual.iter().all(|&r| r >= -1e-9),
+                "seed {seed}: overloaded"
+            );
+            let before = relax.capacities(&full);
+            assert!(
+                cap.iter().zip(&before).all(|(a, b)| (a - b).abs() < 1e-9),
+                "the search leaves capacities as they were"
+            );
+            let (more, complete) = search(&relax, &dual.mu, &mut cap, best + 1.0, &mut work);
+            assert!(
+                more.is_none() && complete,
+                "seed {seed}: beyond the optimum"
+            );
+        }
     }
 }

@@ -29,5 +29,4 @@ pub mod repair;
 #[cfg(test)]
 mod tests;
 
-
 pub use instance::{Candidate, Instance, Matching, Mode, QueryDemand, Resource, Score};
