@@ -58,10 +58,11 @@ pub(super) struct Packing {
 
 struct Search<'a> {
     items: &'a Items,
-    /// Items in branching order (densest first).
+    /// Items in branching order: decreasing profit per unit of the surrogate dimension.
     order: Vec<usize>,
-    /// Per dimension, then for the surrogate (the sum of the dimensions, each relative to
-    /// its capacity), the items in decreasing profit per unit used.
+    /// Per dimension, the items in decreasing profit per unit used. (The surrogate
+    /// dimension — the sum of the dimensions, each relative to its capacity — orders the
+    /// items as the branching does.)
     by_dim: Vec<Vec<usize>>,
     /// Each item's use of the surrogate dimension.
     surrogate: Vec<f64>,
@@ -101,24 +102,20 @@ pub(super) fn solve(
                 .sum::<f64>()
         })
         .collect();
-    let mut order: Vec<usize> = (0..n).collect();
-    let density = |i: usize| items.profit[i] / surrogate[i].max(1e-12);
-    order.sort_by(|&a, &b| density(b).total_cmp(&density(a)).then(a.cmp(&b)));
+    // Sorted by a precomputed key, decreasing, ties by index.
+    let sorted = |key: &dyn Fn(usize) -> f64| -> Vec<usize> {
+        let mut keyed: Vec<(f64, usize)> = (0..n).map(|i| (key(i), i)).collect();
+        keyed.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        keyed.into_iter().map(|(_, i)| i).collect()
+    };
+    let order = sorted(&|i| items.profit[i] / surrogate[i].max(1e-12));
     let mut rank = vec![0; n];
     for (pos, &i) in order.iter().enumerate() {
         rank[i] = pos;
     }
-    let mut by_dim: Vec<Vec<usize>> = (0..dims)
-        .map(|d| {
-            let ratio = |i: usize| items.profit[i] / items.uses(i)[d].max(1e-12);
-            let mut v: Vec<usize> = (0..n).collect();
-            v.sort_by(|&a, &b| ratio(b).total_cmp(&ratio(a)).then(a.cmp(&b)));
-            v
-        })
+    let by_dim: Vec<Vec<usize>> = (0..dims)
+        .map(|d| sorted(&|i| items.profit[i] / items.uses(i)[d].max(1e-12)))
         .collect();
-    if dims > 1 {
-        by_dim.push(order.clone());
-    }
     let mut s = Search {
         items,
         order,
@@ -152,22 +149,25 @@ impl Search<'_> {
             .all(|(u, c)| *u <= c + 1e-9)
     }
 
-    /// The fractional knapsack over dimension (or, past the last, the surrogate) `d` of the
+    /// The fractional knapsack over dimension `d` (or, for `d` = dims, the surrogate) of the
     /// items from branching position `pos` on that still fit alone and serve a query not yet
     /// served; it stops, returning a value above `enough`, once it passes `enough`.
     fn fractional_in(&self, d: usize, pos: usize, enough: f64) -> f64 {
         let dims = self.cap.len();
-        let mut room = if d < dims {
-            self.cap[d]
+        // The branching order is the surrogate's: its undecided items are a suffix.
+        let (list, mut room) = if d < dims {
+            (&self.by_dim[d][..], self.cap[d])
         } else {
-            self.cap
+            let room = self
+                .cap
                 .iter()
                 .zip(&self.full)
                 .map(|(c, f)| c / f.max(1e-12))
-                .sum()
+                .sum();
+            (&self.order[pos..], room)
         };
         let mut sum = 0.0;
-        for &i in &self.by_dim[d] {
+        for &i in list {
             if self.rank[i] < pos || self.taken[self.items.query[i]] || !self.fits(i) {
                 continue;
             }
@@ -190,9 +190,17 @@ impl Search<'_> {
         sum
     }
 
+    /// The bounds to try: the surrogate first (its list is the cheapest to walk), then each
+    /// dimension; with one dimension the surrogate is that dimension.
+    fn bounds(&self) -> impl Iterator<Item = usize> {
+        let dims = self.cap.len();
+        let surrogate = if dims > 1 { Some(dims) } else { None };
+        surrogate.into_iter().chain(0..dims)
+    }
+
     /// The smallest of the fractional bounds (each valid, so their minimum is).
     fn fractional(&self, pos: usize) -> f64 {
-        (0..self.by_dim.len())
+        self.bounds()
             .map(|d| self.fractional_in(d, pos, f64::INFINITY))
             .fold(f64::INFINITY, f64::min)
     }
@@ -200,7 +208,8 @@ impl Search<'_> {
     /// Whether some fractional bound shows that nothing from position `pos` on adds more
     /// than `enough`.
     fn prunes(&self, pos: usize, enough: f64) -> bool {
-        (0..self.by_dim.len()).any(|d| self.fractional_in(d, pos, enough) <= enough)
+        self.bounds()
+            .any(|d| self.fractional_in(d, pos, enough) <= enough)
     }
 
     /// Returns false when the budget ran out below this node.
