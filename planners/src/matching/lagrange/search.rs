@@ -5,10 +5,10 @@ use super::Relaxation;
 /// Depth-first search for an assignment of the relaxation's queries worth at least
 /// `target` against the local capacities `cap` (left as they were), pruning every node
 /// whose bound at the fixed multipliers `mu` falls short, until the knapsack nodes in
-/// `work` are spent. Queries
-/// go most contested (highest multiplier) first, each trying the plan the relaxation gave
-/// it first, then the others by profit, then none. Returns the plans found and whether the
-/// search ended within its budget (without a find, a proof that `target` is out of reach).
+/// `work` are spent. Queries go most contested (highest multiplier) first, each trying the
+/// plan the relaxation gave it first, then the others by profit, then none. Returns the
+/// plans found and whether the search ended within its budget (without a find, a proof that
+/// `target` is out of reach).
 pub(in crate::matching) fn search(
     relax: &Relaxation,
     mu: &[f64],
