@@ -77,33 +77,20 @@ fn main() {
                 times.sort_by(f64::total_cmp);
                 let fast_ms = times[FAST_RUNS / 2];
                 let fast = inst.score(&fast_matching.unwrap_or_else(|| inst.empty()));
-                let unpriced = inst
-                    .score(&greedy::solve(
-                        &inst,
-                        &Options {
-                            prices: false,
-                            ..Options::default()
-                        },
-                    ))
-                    .goodput;
-                let unexact = inst
-                    .score(&greedy::solve(
-                        &inst,
-                        &Options {
-                            exact_budget: 0,
-                            ..Options::default()
-                        },
-                    ))
-                    .goodput;
-                let uncertified = inst
-                    .score(&greedy::solve(
-                        &inst,
-                        &Options {
-                            certify_budget: 0,
-                            ..Options::default()
-                        },
-                    ))
-                    .goodput;
+                // The same matcher with one part off.
+                let with = |opts: Options| inst.score(&greedy::solve(&inst, &opts)).goodput;
+                let unpriced = with(Options {
+                    prices: false,
+                    ..Options::default()
+                });
+                let unexact = with(Options {
+                    exact_budget: 0,
+                    ..Options::default()
+                });
+                let uncertified = with(Options {
+                    certify_budget: 0,
+                    ..Options::default()
+                });
                 let vulcan = inst.score(&baselines::vulcan(&inst)).goodput;
                 let videostorm = inst.score(&baselines::videostorm(&inst)).goodput;
                 match oracle {

@@ -20,13 +20,10 @@
 //! Runs only where weights are whole numbers (the bound proves nothing otherwise) and the
 //! component's share of the work budget allows; deterministic (counted steps and nodes).
 
-use std::collections::HashMap;
-
-use super::greedy::{fill_goodput, Options, Order, EPS};
+use super::greedy::{fill_goodput, Component, Order, EPS};
 use super::lagrange::{minimize, Relaxation};
 use super::local::improve;
 use super::prices::priced_use;
-use super::Instance;
 
 /// Most subgradient steps per component.
 const MAX_STEPS: usize = 30;
@@ -41,20 +38,22 @@ const MAX_SEARCHES: usize = 3;
 /// changed no plan).
 const MIN_WORK: usize = 5_000;
 
-/// Improve `group`'s assignment in `choice` / `residual` (capacities left) as far as the
-/// relaxation finds; returns true when its goodput is then proven optimal.
-#[allow(clippy::too_many_arguments)]
+/// Improve the component's assignment in `choice` / `residual` (capacities left) as far
+/// as the relaxation finds; returns true when its goodput is then proven optimal.
 pub(super) fn certify(
-    inst: &Instance,
-    group: &[usize],
-    scale: f64,
-    opts: &Options,
-    touched: &[usize],
-    price: &HashMap<u32, f64>,
+    component: Component,
     residual: &mut [f64],
     choice: &mut [Option<u32>],
 ) -> bool {
-    if !group.iter().all(|&q| inst.queries[q].weight.fract() == 0.0) {
+    let Component {
+        inst,
+        group,
+        scale,
+        opts,
+        touched,
+        price,
+    } = component;
+    if !inst.whole_weights(group) {
         return false;
     }
     let mut work = (opts.certify_budget as f64 * group.len() as f64
@@ -62,14 +61,7 @@ pub(super) fn certify(
     if work < MIN_WORK {
         return false;
     }
-    let goodput = |q: usize, c: usize| {
-        let query = &inst.queries[q];
-        if query.candidates[c].meets_slo {
-            query.weight
-        } else {
-            0.0
-        }
-    };
+    let goodput = |q: usize, c: usize| inst.goodput(q, c);
     let Some(relax) = Relaxation::new(inst, group, goodput) else {
         return false;
     };

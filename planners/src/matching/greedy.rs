@@ -79,6 +79,22 @@ impl Default for Options {
 
 pub(super) const EPS: f64 = 1e-9;
 
+/// What the steps after the greedy fills (the Lagrangian step, the large-neighbourhood
+/// search) know about the component they work on.
+#[derive(Clone, Copy)]
+pub(super) struct Component<'a> {
+    pub inst: &'a Instance,
+    /// The component's queries.
+    pub group: &'a [usize],
+    /// The objective's goodput scale ([`Instance::goodput_scale`]).
+    pub scale: f64,
+    pub opts: &'a Options,
+    /// The resources the component's candidates use.
+    pub touched: &'a [usize],
+    /// The component's Lagrangian resource prices (empty if none were computed).
+    pub price: &'a HashMap<u32, f64>,
+}
+
 /// Groups of queries that share resources (union-find over the resources they use).
 fn components(inst: &Instance) -> Vec<Vec<usize>> {
     let mut parent: Vec<usize> = (0..inst.resources.len()).collect();
@@ -342,15 +358,19 @@ fn solve_group(
         }
     }
     if starved(inst, group.iter().map(|&q| (q, choice[q])), worth) {
-        if opts.certify_budget > 0
-            && certify::certify(inst, group, scale, opts, &touched, &price, residual, choice)
-        {
+        let component = Component {
+            inst,
+            group,
+            scale,
+            opts,
+            touched: &touched,
+            price: &price,
+        };
+        if opts.certify_budget > 0 && certify::certify(component, residual, choice) {
             return;
         }
         let value = objective(choice);
-        lns::search(
-            inst, group, scale, opts, &touched, &price, value, residual, choice,
-        );
+        lns::search(component, value, residual, choice);
     }
 }
 

@@ -102,6 +102,23 @@ impl Instance {
         goodput - cand.cost_usd_per_hour - churn
     }
 
+    /// The goodput candidate `c` of query `q` serves: the query's weight when the candidate
+    /// is predicted to meet its SLOs, else nothing.
+    pub fn goodput(&self, q: usize, c: usize) -> f64 {
+        let query = &self.queries[q];
+        if query.candidates[c].meets_slo {
+            query.weight
+        } else {
+            0.0
+        }
+    }
+
+    /// Whether every query of `group` weighs a whole number, so that goodput comes in whole
+    /// units (what the exact repair and the Lagrangian step rely on to prune and to prove).
+    pub fn whole_weights(&self, group: &[usize]) -> bool {
+        group.iter().all(|&q| self.queries[q].weight.fract() == 0.0)
+    }
+
     /// Leaving a query unserved: its churn if it had a plan; in cost mode, where every
     /// query must be served, also a penalty larger than any cost (one goodput unit).
     pub fn unserved_value(&self, q: usize, scale: f64) -> f64 {

@@ -20,9 +20,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::greedy::{fill_goodput, jitter, Options, Order, EPS};
+use super::exact;
+use super::greedy::{fill_goodput, jitter, Component, Order, EPS};
 use super::local::improve;
-use super::{exact, Instance};
 
 /// Most open queries a large-neighbourhood repair searches exhaustively.
 const EXACT_MAX_QUERIES: usize = 24;
@@ -33,22 +33,22 @@ const MAX_LNS_ITERATIONS: usize = 300;
 /// Stop a component's search after this many iterations without improvement.
 const MAX_STALE_ITERATIONS: usize = 20;
 
-/// Search `group` from the assignment in `choice` (worth `best_value`, capacities left in
-/// `residual`); `touched` lists the group's resources and `price` the component's
-/// Lagrangian prices (empty if none were computed). Leaves the best assignment found in
-/// `choice` and `residual`.
-#[allow(clippy::too_many_arguments)]
+/// Search the component from the assignment in `choice` (worth `best_value`, capacities
+/// left in `residual`). Leaves the best assignment found in `choice` and `residual`.
 pub(super) fn search(
-    inst: &Instance,
-    group: &[usize],
-    scale: f64,
-    opts: &Options,
-    touched: &[usize],
-    price: &HashMap<u32, f64>,
+    component: Component,
     mut best_value: f64,
     residual: &mut [f64],
     choice: &mut [Option<u32>],
 ) {
+    let Component {
+        inst,
+        group,
+        scale,
+        opts,
+        touched,
+        price,
+    } = component;
     let worth = |q: usize, c: usize| inst.value(q, c, scale) - inst.unserved_value(q, scale);
     let objective = |choice: &[Option<u32>]| inst.value_of(group, choice, scale);
     let pairs: usize = group
@@ -62,15 +62,8 @@ pub(super) fn search(
     // then looks only for a refill that serves at least one more unit (cost is left to the
     // local search), and prunes every node whose bound cannot reach it, which ends most
     // repairs within their budget. Its prices are the component's, in goodput units.
-    let whole = group.iter().all(|&q| inst.queries[q].weight.fract() == 0.0);
-    let goodput = |q: usize, c: usize| {
-        let query = &inst.queries[q];
-        if query.candidates[c].meets_slo {
-            query.weight
-        } else {
-            0.0
-        }
-    };
+    let whole = inst.whole_weights(group);
+    let goodput = |q: usize, c: usize| inst.goodput(q, c);
     let goodput_price: HashMap<u32, f64> = if whole {
         price.iter().map(|(&r, &p)| (r, p / scale)).collect()
     } else {

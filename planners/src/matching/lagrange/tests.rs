@@ -4,14 +4,7 @@ use crate::matching::random::{self, Spec};
 use crate::matching::Instance;
 
 fn goodput(inst: &Instance) -> impl Fn(usize, usize) -> f64 + '_ {
-    |q, c| {
-        let query = &inst.queries[q];
-        if query.candidates[c].meets_slo {
-            query.weight
-        } else {
-            0.0
-        }
-    }
+    |q, c| inst.goodput(q, c)
 }
 
 /// The most goodput any feasible assignment serves (every combination).
