@@ -12,6 +12,7 @@ use compass_planners::matching::greedy::{self, Options};
 use compass_planners::matching::random::{self, Spec};
 use compass_planners::matching::repair::repair;
 use compass_planners::matching::Instance;
+use compass_planners::online::expand::MatchSettings;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 /// The next epoch after a full solve: every twentieth query replaced by a newcomer.
@@ -27,11 +28,8 @@ fn next_epoch(load: f64) -> Instance {
 }
 
 fn bench(c: &mut Criterion) {
-    // The online path's options (`MatchSettings::default`).
-    let opts = Options {
-        lns_budget: 20_000,
-        ..Options::default()
-    };
+    // The online path's options.
+    let opts = MatchSettings::default().options;
     for load in [1.5, 3.0] {
         let inst = next_epoch(load);
         let full = inst.score(&greedy::solve(&inst, &opts));
