@@ -2,7 +2,8 @@
 //! use every machine, as the cloud is shared), 10,000 queries on 1,000 machines at load
 //! 1.5 and 3, the previous epoch's plans in force and 5% of the queries new. A full solve
 //! (`greedy::solve`) against the incremental repair (`repair::repair`) that the planner runs
-//! between full solves, side by side in one run.
+//! between full solves, side by side in one run; and the full solve with the offline
+//! defaults (`Options::default`), with and without the Lagrangian step.
 //!
 //!     cargo bench -p compass-planners --bench repair
 
@@ -44,6 +45,19 @@ fn bench(c: &mut Criterion) {
             b.iter(|| greedy::solve(black_box(&inst), &opts))
         });
         g.bench_function("repair", |b| b.iter(|| repair(black_box(&inst), &opts)));
+        // The offline defaults add the Lagrangian step, which must leave a pool this large
+        // alone (its share of the budget buys too few evaluations of the bound).
+        let offline = Options::default();
+        g.bench_function("full_solve_offline_defaults", |b| {
+            b.iter(|| greedy::solve(black_box(&inst), &offline))
+        });
+        let without = Options {
+            certify_budget: 0,
+            ..Options::default()
+        };
+        g.bench_function("full_solve_offline_defaults_without_the_step", |b| {
+            b.iter(|| greedy::solve(black_box(&inst), &without))
+        });
         g.finish();
     }
 }
