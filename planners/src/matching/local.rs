@@ -29,6 +29,59 @@ fn signature(uses: &[(u32, f64)], gain: f64) -> u64 {
 /// An attempt that found no rival: (query, candidate, gain, changes made before it).
 type Failed = (usize, usize, f64, usize);
 
+/// The served queries of a group by resource, at the start of a round.
+enum Users {
+    /// A list per resource of the instance: cheap when the group uses most of them.
+    Dense(Vec<Vec<usize>>),
+    /// (resource, query) pairs in order: a small component of a large instance touches few
+    /// of its resources, and zeroing a table over all of them for every round cost a fifth
+    /// of the 100,000-query solve.
+    Sparse(Vec<(u32, usize)>),
+}
+
+impl Users {
+    fn of(inst: &Instance, group: &[usize], choice: &[Option<u32>]) -> Users {
+        let pairs = group
+            .iter()
+            .filter_map(|&q| choice[q].map(|c| (q, c)))
+            .flat_map(|(q, c)| {
+                inst.queries[q].candidates[c as usize]
+                    .uses
+                    .iter()
+                    .map(move |&(r, _)| (r, q))
+            });
+        let served_uses: usize = group
+            .iter()
+            .filter_map(|&q| choice[q].map(|c| inst.queries[q].candidates[c as usize].uses.len()))
+            .sum();
+        if inst.resources.len() <= 4 * served_uses {
+            let mut users = vec![Vec::new(); inst.resources.len()];
+            for (r, q) in pairs {
+                if let Some(u) = users.get_mut(r as usize) {
+                    u.push(q);
+                }
+            }
+            Users::Dense(users)
+        } else {
+            let mut users: Vec<(u32, usize)> = pairs.collect();
+            users.sort_unstable();
+            Users::Sparse(users)
+        }
+    }
+
+    /// Append the queries served on resource `r` to `out`.
+    fn push_users_of(&self, r: u32, out: &mut Vec<usize>) {
+        match self {
+            Users::Dense(users) => out.extend(users.get(r as usize).into_iter().flatten()),
+            Users::Sparse(users) => {
+                let from = users.partition_point(|&(x, _)| x < r);
+                let to = users.partition_point(|&(x, _)| x <= r);
+                out.extend(users[from..to].iter().map(|&(_, q)| q));
+            }
+        }
+    }
+}
+
 /// One round of local search over `group`; true if anything improved.
 pub(super) fn improve(
     inst: &Instance,
@@ -55,21 +108,7 @@ pub(super) fn improve_among(
         Some(c) => inst.value(q, c as usize, scale),
         None => inst.unserved_value(q, scale),
     };
-    // The served queries of the group by resource, as (resource, query) pairs in order: a
-    // component touches few of the instance's resources, and a table over all of them cost
-    // a fifth of the 100,000-query solve in zeroing alone.
-    let mut users: Vec<(u32, usize)> = Vec::new();
-    for &q in group {
-        if let Some(c) = choice[q] {
-            users.extend(
-                inst.queries[q].candidates[c as usize]
-                    .uses
-                    .iter()
-                    .map(|&(r, _)| (r, q)),
-            );
-        }
-    }
-    users.sort_unstable();
+    let users = Users::of(inst, group, choice);
     let mut improved = false;
     // Served queries move to a better candidate that fits.
     for &q in movers {
@@ -143,9 +182,8 @@ pub(super) fn improve_among(
                 continue;
             };
             rivals.clear();
-            let from = users.partition_point(|&(r, _)| r < first);
-            let to = users.partition_point(|&(r, _)| r <= first);
-            rivals.extend(users[from..to].iter().map(|&(_, p)| p).filter(|&p| {
+            users.push_users_of(first, &mut rivals);
+            rivals.retain(|&p| {
                 p != q
                     && choice[p].is_some_and(|pc| {
                         let held = &inst.queries[p].candidates[pc as usize].uses;
@@ -153,7 +191,7 @@ pub(super) fn improve_among(
                             held.iter().any(|&(hr, ha)| hr == r && ha + 1e-9 >= need)
                         })
                     })
-            }));
+            });
             rivals.sort_unstable();
             rivals.dedup();
             failed.insert(key, (q, c, gain_q, changes));
