@@ -14,8 +14,8 @@
 //!
 //! What a proof gives up: the large-neighbourhood search also lowers cost at equal
 //! goodput, and a proven component skips it (the assignment kept is the best by the
-//! objective that the step saw): on the 20-query instances of BENCHMARKS.md, about 1% more
-//! cost where goodput is the same either way. Goodput comes first in the objective; the time
+//! objective that the step saw): on the instances of BENCHMARKS.md where goodput is the same
+//! either way, cost moved by −0.9% to +0.7%. Goodput comes first in the objective; the time
 //! it saves is what keeps the matcher within 1% of the oracle's time on the instances it
 //! proves.
 //!
