@@ -41,6 +41,14 @@ enum Users {
 
 impl Users {
     fn of(inst: &Instance, group: &[usize], choice: &[Option<u32>]) -> Users {
+        let served_uses: usize = group
+            .iter()
+            .filter_map(|&q| choice[q].map(|c| inst.queries[q].candidates[c as usize].uses.len()))
+            .sum();
+        Users::build(inst, group, choice, inst.resources.len() <= 4 * served_uses)
+    }
+
+    fn build(inst: &Instance, group: &[usize], choice: &[Option<u32>], dense: bool) -> Users {
         let pairs = group
             .iter()
             .filter_map(|&q| choice[q].map(|c| (q, c)))
@@ -50,11 +58,7 @@ impl Users {
                     .iter()
                     .map(move |&(r, _)| (r, q))
             });
-        let served_uses: usize = group
-            .iter()
-            .filter_map(|&q| choice[q].map(|c| inst.queries[q].candidates[c as usize].uses.len()))
-            .sum();
-        if inst.resources.len() <= 4 * served_uses {
+        if dense {
             let mut users = vec![Vec::new(); inst.resources.len()];
             for (r, q) in pairs {
                 if let Some(u) = users.get_mut(r as usize) {
@@ -226,4 +230,30 @@ pub(super) fn improve_among(
         }
     }
     improved
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matching::greedy::{self, Options};
+    use crate::matching::random::{self, Spec};
+
+    #[test]
+    fn both_ways_of_listing_users_give_the_same_users() {
+        for seed in 0..5 {
+            let inst = random::instance(&Spec::new(seed, 60, 12, 1.5));
+            let choice = greedy::solve(&inst, &Options::default()).choice;
+            let group: Vec<usize> = (0..inst.queries.len()).collect();
+            let dense = Users::build(&inst, &group, &choice, true);
+            let sparse = Users::build(&inst, &group, &choice, false);
+            for r in 0..inst.resources.len() as u32 + 1 {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                dense.push_users_of(r, &mut a);
+                sparse.push_users_of(r, &mut b);
+                a.sort_unstable();
+                b.sort_unstable();
+                assert_eq!(a, b, "seed {seed}, resource {r}");
+            }
+        }
+    }
 }
