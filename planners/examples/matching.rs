@@ -81,22 +81,21 @@ fn main() {
                 let fast_ms = times[FAST_RUNS / 2];
                 let fast = inst.score(&fast_matching.unwrap_or_else(|| inst.empty()));
                 // The same matcher with one part off.
-                let with = |opts: Options| inst.score(&greedy::solve(&inst, &opts)).goodput;
+                let with = |opts: Options| inst.score(&greedy::solve(&inst, &opts));
                 let unpriced = with(Options {
                     prices: false,
                     ..Options::default()
-                });
+                })
+                .goodput;
                 let unexact = with(Options {
                     exact_budget: 0,
                     ..Options::default()
+                })
+                .goodput;
+                let uncertified = with(Options {
+                    certify_budget: 0,
+                    ..Options::default()
                 });
-                let uncertified = inst.score(&greedy::solve(
-                    &inst,
-                    &Options {
-                        certify_budget: 0,
-                        ..Options::default()
-                    },
-                ));
                 if uncertified.goodput == fast.goodput {
                     equal_goodput += 1;
                     cost_with += fast.cost_usd_per_hour;

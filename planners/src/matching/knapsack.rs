@@ -131,10 +131,15 @@ pub(super) fn solve(
         nodes: 0,
         budget,
     };
-    let root = s.fractional(0);
     let complete = s.dfs(0, 0.0);
+    // The search leaves the capacities and the served queries as at the root, so the root's
+    // fractional bound is computed only where it is needed: when the budget cut the search.
     Packing {
-        bound: if complete { s.best } else { root.max(s.best) },
+        bound: if complete {
+            s.best
+        } else {
+            s.fractional(0).max(s.best)
+        },
         nodes: s.nodes,
         chosen: s.best_chosen,
     }
