@@ -96,8 +96,8 @@ impl Instance {
             _ => 0.0,
         };
         let goodput = match self.mode {
-            Mode::Goodput if cand.meets_slo => scale * query.weight,
-            _ => 0.0,
+            Mode::Goodput => scale * self.goodput(q, c),
+            Mode::Cost => 0.0,
         };
         goodput - cand.cost_usd_per_hour - churn
     }
@@ -167,9 +167,7 @@ impl Instance {
                     }
                     s.served += 1;
                     s.cost_usd_per_hour += cand.cost_usd_per_hour;
-                    if cand.meets_slo {
-                        s.goodput += query.weight;
-                    }
+                    s.goodput += self.goodput(q, *c as usize);
                     if query.current.is_some_and(|cur| cur != *c) {
                         s.churn += 1;
                     }
